@@ -1,0 +1,297 @@
+"""The load child process: locust as a library, progress and results as JSON lines.
+
+locust monkey-patches the whole process with gevent on import, so it never runs in the CLI's
+process: :mod:`load.run` starts this module in a child (locust imported first) with a JSON
+spec on stdin, and reads one JSON object per line on stdout:
+
+- ``{"event": "progress", "target": ..., "elapsed": ..., "requests": ..., ...}``
+- ``{"event": "waiting", "workers": 1, "expect": 2}`` (master waiting for its workers)
+- ``{"event": "result", "target": ..., "routes": [...], ...}`` one per target
+- ``{"event": "worker_done", "requests": ...}`` (worker) and ``{"event": "error", ...}``
+
+Anything else that writes to stdout (locust, gevent) is sent to stderr. The process ends by
+itself: after its targets, or at its hard deadline (SIGALRM) whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
+from locust.stats import StatsEntry
+
+from load._user import make_user_class
+
+__all__ = ["main"]
+
+
+class Recorder:
+    """Per route: a bounded reservoir of successful latencies (ms) and counts per status."""
+
+    def __init__(self, cap: int, seed: int | None) -> None:
+        self.cap = cap
+        self.rng = random.Random(seed)
+        self.total = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self.seen: dict[str, int] = {}
+        self.statuses: dict[str, dict[str, int]] = {}
+        self.workers: dict[str, int] = {}
+        self.worker_cpu: dict[str, float] = {}
+        self.delta_samples: dict[str, list[float]] = {}
+        self.delta_seen: dict[str, int] = {}
+        self.delta_statuses: dict[str, dict[str, int]] = {}
+
+    def on_request(self, name: str, response_time: float, response: Any = None, **kw: Any) -> None:
+        status = str(int(getattr(response, "status_code", 0) or 0))
+        self.total += 1
+        for table in (self.statuses, self.delta_statuses):
+            counts = table.setdefault(name, {})
+            counts[status] = counts.get(status, 0) + 1
+        if kw.get("exception") is None:
+            self.add(self.samples, self.seen, name, float(response_time))
+            self.add(self.delta_samples, self.delta_seen, name, float(response_time))
+
+    def add(
+        self, pool: dict[str, list[float]], seen: dict[str, int], name: str, value: float
+    ) -> None:
+        """Algorithm R: every sample seen so far has the same chance to be kept."""
+        kept = pool.setdefault(name, [])
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        if len(kept) < self.cap:
+            kept.append(value)
+        else:
+            slot = self.rng.randrange(count)
+            if slot < self.cap:
+                kept[slot] = value
+
+    def take_delta(self) -> dict[str, Any]:
+        """What a worker sends its master with each report (then starts afresh)."""
+        data = {"samples": self.delta_samples, "statuses": self.delta_statuses}
+        self.delta_samples, self.delta_seen, self.delta_statuses = {}, {}, {}
+        return data
+
+    def merge(self, client_id: str, data: dict[str, Any]) -> None:
+        """On the master: fold in one worker report."""
+        ours = data.get("strangler") or {}
+        for name, values in ours.get("samples", {}).items():
+            for value in values:
+                self.add(self.samples, self.seen, name, float(value))
+        for name, counts in ours.get("statuses", {}).items():
+            mine = self.statuses.setdefault(name, {})
+            for status, n in counts.items():
+                mine[status] = mine.get(status, 0) + int(n)
+        sent = sum(int(e.get("num_requests", 0)) for e in data.get("stats", []))
+        self.workers[client_id] = self.workers.get(client_id, 0) + sent
+        if "strangler_cpu" in data:
+            cpu = float(data["strangler_cpu"])
+            self.worker_cpu[client_id] = max(self.worker_cpu.get(client_id, 0.0), cpu)
+
+
+def _route_figures(env: Environment, recorder: Recorder, seconds: float) -> list[dict[str, Any]]:
+    names = sorted({name for name, _method in env.stats.entries} | set(recorder.statuses))
+    out = []
+    for name in names:
+        agg = StatsEntry(env.stats, name, "", use_response_times_cache=False)
+        for (entry_name, _method), entry in env.stats.entries.items():
+            if entry_name == name:
+                agg.extend(entry)
+        requests = agg.num_requests
+        samples = sorted(recorder.samples.get(name, []))
+        p50: float | None
+        p95: float | None
+        p99: float | None
+        if samples:  # successful requests, sub-millisecond precision
+            p50, p95, p99 = (_percentile(samples, q) for q in (0.5, 0.95, 0.99))
+        elif requests:  # none succeeded: locust's histogram of all requests
+            p50, p95, p99 = (agg.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99))
+        else:
+            p50 = p95 = p99 = None
+        out.append(
+            {
+                "route": name,
+                "requests": requests,
+                "failures": agg.num_failures,
+                "rps": requests / seconds if seconds > 0 else 0.0,
+                "p50": p50,
+                "p95": p95,
+                "p99": p99,
+                "mean": agg.avg_response_time if requests else None,
+                "max": agg.max_response_time if requests else None,
+                "statuses": recorder.statuses.get(name, {}),
+                "samples": [round(v, 3) for v in recorder.samples.get(name, [])],
+            }
+        )
+    return out
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 3)
+
+
+def _errors(env: Environment) -> list[dict[str, Any]]:
+    errors = sorted(env.stats.errors.values(), key=lambda e: -e.occurrences)[:10]
+    return [{"route": e.name, "error": str(e.error), "occurrences": e.occurrences} for e in errors]
+
+
+def _drive(
+    env: Environment,
+    runner: Any,
+    recorder: Recorder,
+    spec: dict[str, Any],
+    emit: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run each target in turn for the spec's duration; emit progress and results."""
+    user_class = env.user_classes[0]
+    for target in spec["targets"]:
+        env.host = target["host"]
+        user_class.host = target["host"]
+        env.stats.clear_all()
+        recorder.reset()
+        started = time.monotonic()
+        cpu_start = time.process_time()
+        runner.start(spec["users"], spawn_rate=spec["spawn_rate"])
+        elapsed = 0.0
+        while elapsed < spec["duration"]:
+            gevent.sleep(min(spec["progress_interval"], spec["duration"] - elapsed))
+            elapsed = time.monotonic() - started
+            total = env.stats.total
+            emit(
+                {
+                    "event": "progress",
+                    "target": target["name"],
+                    "elapsed": round(elapsed, 3),
+                    "duration": spec["duration"],
+                    "users": runner.user_count,
+                    "requests": total.num_requests,
+                    "failures": total.num_failures,
+                    "rps": round(total.num_requests / elapsed, 2) if elapsed > 0 else 0.0,
+                }
+            )
+        runner.stop()
+        seconds = time.monotonic() - started
+        cpu = (time.process_time() - cpu_start) / seconds * 100 if seconds > 0 else 0.0
+        if isinstance(runner, MasterRunner):
+            gevent.sleep(WORKER_REPORT_INTERVAL + 0.5)  # the workers' last reports
+            cpu = max(recorder.worker_cpu.values(), default=0.0)
+        emit(
+            {
+                "event": "result",
+                "target": target["name"],
+                "host": target["host"],
+                "seconds": round(seconds, 3),
+                "users": spec["users"],
+                "cpu_percent": round(cpu, 1),
+                "workers": dict(recorder.workers),
+                "routes": _route_figures(env, recorder, seconds),
+                "errors": _errors(env),
+            }
+        )
+
+
+def _wait_for_workers(
+    runner: MasterRunner, spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]
+) -> bool:
+    want = int(spec["expect_workers"])
+    deadline = time.monotonic() + float(spec["worker_wait"])
+    while len(runner.clients.ready) < want:
+        if time.monotonic() > deadline:
+            return False
+        emit({"event": "waiting", "workers": len(runner.clients.ready), "expect": want})
+        gevent.sleep(0.5)
+    return True
+
+
+def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
+    """Run the spec; returns the process exit code."""
+    user_class = make_user_class(
+        spec["scenario"],
+        think_time=float(spec["think_time"]),
+        request_timeout=float(spec["request_timeout"]),
+        seed=spec.get("seed"),
+    )
+    env = Environment(user_classes=[user_class], stop_timeout=0)
+    recorder = Recorder(int(spec["sample_cap"]), spec.get("seed"))
+    env.events.request.add_listener(  # type: ignore[no-untyped-call]
+        recorder.on_request
+    )
+    role = spec["role"]
+    if role == "local":
+        runner: Any = env.create_local_runner()
+        _drive(env, runner, recorder, spec, emit)
+        runner.quit()
+        return 0
+    if role == "master":
+        runner = env.create_master_runner(spec["bind_host"], int(spec["master_port"]))
+        env.events.worker_report.add_listener(  # type: ignore[no-untyped-call]
+            lambda client_id, data: recorder.merge(client_id, data)
+        )
+        if not _wait_for_workers(runner, spec, emit):
+            emit(
+                {
+                    "event": "error",
+                    "detail": f"only {len(runner.clients.ready)} of {spec['expect_workers']} "
+                    f"workers connected within {spec['worker_wait']:g} s",
+                }
+            )
+            runner.quit()
+            return 1
+        _drive(env, runner, recorder, spec, emit)
+        runner.quit()
+        return 0
+    # worker: everything (targets, users, duration) comes from the master
+    last = [time.monotonic(), time.process_time()]
+
+    def report(client_id: str, data: dict[str, Any]) -> None:
+        now, cpu = time.monotonic(), time.process_time()
+        data["strangler"] = recorder.take_delta()
+        data["strangler_cpu"] = (cpu - last[1]) / max(now - last[0], 1e-6) * 100
+        last[0], last[1] = now, cpu
+
+    env.events.report_to_master.add_listener(  # type: ignore[no-untyped-call]
+        report
+    )
+    runner = env.create_worker_runner(spec["master_host"], int(spec["master_port"]))
+    emit({"event": "connected", "master": f"{spec['master_host']}:{spec['master_port']}"})
+    runner.greenlet.join()
+    emit({"event": "worker_done", "requests": recorder.total})
+    return 0
+
+
+def main(stdin: IO[str] | None = None) -> int:
+    """Entry point of the child: read the spec, run, stream JSON lines."""
+    spec = json.loads((stdin or sys.stdin).read())
+    signal.alarm(max(1, int(spec["hard_deadline"])))  # default action ends the process
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)  # locust, gevent or a user's print never garble the JSON stream
+    sys.stdout = sys.stderr
+
+    def emit(event: dict[str, Any]) -> None:
+        out.write(json.dumps(event) + "\n")
+        out.flush()
+
+    try:
+        return run(spec, emit)
+    except Exception as exc:  # reported to the parent, which raises LoadError
+        emit({"event": "error", "detail": f"{type(exc).__name__}: {exc}"})
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Schema migrations of the store (Alembic, in ``store_schema/``) and the data-migration kit.
+
+The kit copies a legacy table into the new schema through a :class:`Mapping`, resumably
+(:func:`backfill`), proves the copy (:func:`verify`) and guards contract migrations
+(:func:`require_verified`). The ``strangler backfill | verify | jobs | throttle`` commands are
+thin shells over these functions.
+"""
+
+from __future__ import annotations
+
+from migrations.backfill import DryRun, Progress, backfill, dry_run, next_batch_size, throttle_pause
+from migrations.contract import require_verified
+from migrations.mapping import Databases, Mapping, Transform, load_mapping, open_databases
+from migrations.records import Chunk, Job, JobLog, VerificationRecord
+from migrations.upsert import upsert_rows, upsert_statement
+from migrations.verify import RowDiff, Verification, verify
+
+__all__ = [
+    "Chunk",
+    "Databases",
+    "DryRun",
+    "Job",
+    "JobLog",
+    "Mapping",
+    "Progress",
+    "RowDiff",
+    "Transform",
+    "Verification",
+    "VerificationRecord",
+    "backfill",
+    "dry_run",
+    "load_mapping",
+    "next_batch_size",
+    "open_databases",
+    "require_verified",
+    "throttle_pause",
+    "upsert_rows",
+    "upsert_statement",
+    "verify",
+]

@@ -1,0 +1,202 @@
+"""Learned noise: tell nondeterminism of legacy itself from real differences of new.
+
+For a sample of safe requests the runner calls the primary side twice. Two things follow:
+
+1. **Per request**, a field that differs between the two primary answers is noise *for that
+   request* (a timestamp, a random order). Fields are generalised paths: array positions
+   are merged (``$.tags[*]``), because a shuffle moves values between positions. A field that differs against new while the two
+   primary answers agreed on it is **always reported** — a field noisy on some requests
+   cannot hide a wrong value on others.
+2. **Per route and field**, :class:`RouteNoise` counts how often the field differs
+   primary-vs-primary (among noise-sampled requests) and primary-vs-new (among compared
+   requests). On a request without a second primary answer, a difference is noise only when
+   the field is known noisy: it differs primary-vs-primary, and primary-vs-new is not
+   clearly more often (Diffy's thresholds: relative > 20% and absolute > 0.03% of the
+   route's requests make it real).
+
+Rules are never widened silently: :meth:`RouteNoise.suggestions` proposes ignore, mask or
+unordered rules for pure-noise fields, for a person to add to the config.
+
+>>> from shadow.verdict import Difference, Verdict
+>>> stats = RouteNoise()
+>>> v = Verdict.of([Difference("$.at", "value", 1, 2, "$.at"), Difference("$.n", "value", 1, 2, "$.n")])
+>>> second = Verdict.of([Difference("$.at", "value", 1, 3, "$.at")])
+>>> out = classify(v, second, stats)
+>>> out.outcome, [d.path for d in out.differences], [d.path for d in out.noise]
+('mismatch', ['$.n'], ['$.at'])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shadow.rules import MASK_SHAPES
+from shadow.verdict import Difference, Verdict
+
+__all__ = [
+    "FieldCounts",
+    "NoiseThresholds",
+    "RouteNoise",
+    "Suggestion",
+    "classify",
+    "field_status",
+]
+
+FieldStatus = Literal["noise", "real", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseThresholds:
+    """When a field counts as really different (see the module docstring)."""
+
+    relative: float = 0.20
+    absolute: float = 0.0003
+    min_samples: int = 20  # noise-sampled requests needed before a field can be called noise
+
+
+@dataclass(slots=True)
+class FieldCounts:
+    """How often one field differed: primary-vs-primary and primary-vs-new."""
+
+    legacy_legacy: int = 0
+    legacy_new: int = 0
+    example: Any = None
+
+
+def field_status(
+    counts: FieldCounts, *, samples: int, compared: int, thresholds: NoiseThresholds
+) -> FieldStatus:
+    """``noise``, ``real`` or ``unknown`` (too few noise samples) for one field.
+
+    >>> field_status(FieldCounts(50, 52), samples=100, compared=100, thresholds=NoiseThresholds())
+    'noise'
+    >>> field_status(FieldCounts(5, 60), samples=100, compared=100, thresholds=NoiseThresholds())
+    'real'
+    """
+    if compared <= 0:
+        return "unknown"
+    rate_new = counts.legacy_new / compared
+    if samples < thresholds.min_samples:
+        return "unknown" if counts.legacy_legacy else ("real" if rate_new else "unknown")
+    rate_noise = counts.legacy_legacy / samples
+    if rate_noise == 0:
+        return "real" if rate_new else "unknown"
+    excess = rate_new - rate_noise
+    if rate_new > 0 and excess / rate_new > thresholds.relative and excess > thresholds.absolute:
+        return "real"
+    return "noise"
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A rule the report proposes for a pure-noise field (never applied automatically)."""
+
+    field: str
+    rule: str  # the YAML to add under `rules:`
+    legacy_legacy_rate: float
+    legacy_new_rate: float
+
+
+def _masked_by(d: Difference, noisy_paths: set[str], noisy_fields: set[str]) -> bool:
+    path = d.path
+    if path in noisy_paths or (d.field or path) in noisy_fields:
+        return True
+    # A difference below a noisy place is noise too: `$.items[2]` covers `$.items[2].at`.
+    return any(path.startswith(n) and path[len(n) : len(n) + 1] in (".", "[") for n in noisy_paths)
+
+
+_SHAPES = [(name, re.compile(regex)) for name, (regex, _) in MASK_SHAPES.items()]
+
+
+def _suggest_rule(field_path: str, example: Any) -> str:
+    if isinstance(example, str):
+        for name, regex in _SHAPES:
+            if regex.fullmatch(example):
+                return f'masks: [{{path: "{field_path}", shape: {name}}}]'
+    if field_path.endswith("[*]"):
+        return f'unordered: ["{field_path[:-3]}"]'
+    return f'ignore: ["{field_path}"]'
+
+
+@dataclass(slots=True)
+class RouteNoise:
+    """Noise statistics of one route (one owner; not thread-safe)."""
+
+    thresholds: NoiseThresholds = NoiseThresholds()
+    compared: int = 0
+    samples: int = 0
+    fields: dict[str, FieldCounts] = field(default_factory=dict)
+
+    def _counts(self, name: str) -> FieldCounts:
+        counts = self.fields.get(name)
+        if counts is None:
+            counts = self.fields[name] = FieldCounts()
+        return counts
+
+    def observe(self, against_new: Iterable[Difference], second: Verdict | None) -> None:
+        """Count one compared request (``second``: primary vs primary, when sampled)."""
+        self.compared += 1
+        for d in against_new:
+            counts = self._counts(d.field or d.path)
+            counts.legacy_new += 1
+            if counts.example is None:
+                counts.example = d.legacy if d.legacy is not None else d.new
+        if second is not None and second.outcome != "not_compared":
+            self.samples += 1
+            for name in {d.field or d.path for d in second.differences}:
+                self._counts(name).legacy_legacy += 1
+
+    def status(self, name: str) -> FieldStatus:
+        counts = self.fields.get(name)
+        if counts is None:
+            return "unknown"
+        return field_status(
+            counts, samples=self.samples, compared=self.compared, thresholds=self.thresholds
+        )
+
+    def suggestions(self, already_ignored: Iterable[str] = ()) -> list[Suggestion]:
+        """Rules to propose for fields that are pure noise (most frequent first)."""
+        skip = set(already_ignored)
+        out = []
+        for name, counts in self.fields.items():
+            if name in skip or name.startswith(("status", "error")):
+                continue
+            if self.status(name) != "noise":
+                continue
+            out.append(
+                Suggestion(
+                    name,
+                    _suggest_rule(name, counts.example),
+                    counts.legacy_legacy / max(self.samples, 1),
+                    counts.legacy_new / max(self.compared, 1),
+                )
+            )
+        return sorted(out, key=lambda s: -s.legacy_new_rate)
+
+
+def classify(verdict: Verdict, second: Verdict | None, stats: RouteNoise) -> Verdict:
+    """Split a verdict's differences into real ones and noise, and count them in ``stats``.
+
+    ``second`` is the comparison of the primary side with itself (None when this request
+    was not sampled for noise).
+    """
+    if verdict.outcome == "not_compared":
+        return verdict
+    fields_seen = {d.field or d.path: d for d in verdict.differences}
+    stats.observe(fields_seen.values(), second)
+    if verdict.outcome != "mismatch":
+        return verdict
+    real: list[Difference] = []
+    noise: list[Difference] = []
+    if second is not None and second.outcome != "not_compared":
+        paths = {d.path for d in second.differences}
+        fields_ = {d.field or d.path for d in second.differences}
+        for d in verdict.differences:
+            (noise if _masked_by(d, paths, fields_) else real).append(d)
+    else:
+        for d in verdict.differences:
+            (noise if stats.status(d.field or d.path) == "noise" else real).append(d)
+    return verdict.with_noise(real, noise)

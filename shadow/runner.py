@@ -1,0 +1,325 @@
+"""The shadow runner: call the other side off the critical path, compare, hand on the result.
+
+The proxy calls :meth:`ShadowRunner.submit` after the client has its whole answer;
+``submit`` is synchronous and never waits: it decides (write policy, caps, in-flight bound,
+noise sampling) and starts a task. The task calls the candidate side (and, for a noise
+sample, the primary side a second time) under the route's timeout, compares, splits real
+differences from learned noise and passes a :class:`ShadowResult` to the sink (the
+recorder). Whatever is over a bound is dropped and counted, never queued.
+
+Write safety: POST, PUT, PATCH and DELETE follow the route's ``writes`` policy: ``skip``
+(the default: the other side is never called), ``sandbox`` (sent to the ``new_sandbox``
+backend, never to ``new``), ``allow``. Noise samples call the primary twice only for safe
+methods.
+
+The runner does no I/O itself: the ``call`` function (given by the proxy's wiring, see
+``strangler.shadowing``) reaches the backends. Shadow requests carry
+``x-strangler-shadow: 1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from shadow.compare import compare
+from shadow.exchange import CapturedRequest, CapturedResponse, Side
+from shadow.noise import FieldCounts, RouteNoise, classify
+from shadow.redact import Redactor
+from shadow.rules import CompiledRules
+from shadow.verdict import Verdict
+
+__all__ = [
+    "MARKER_HEADER",
+    "SAFE_METHODS",
+    "Caller",
+    "ResultSink",
+    "RouteShadow",
+    "RunnerSettings",
+    "ShadowResult",
+    "ShadowRunner",
+]
+
+log = logging.getLogger("strangler.shadow")
+
+MARKER_HEADER = ("x-strangler-shadow", "1")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+INLINE_COMPARE_BYTES = 32 << 10  # larger pairs are compared in a worker thread
+
+#: ``call(side, request, body_cap)``: the side's answer; errors come back as ``error``.
+Caller = Callable[[str, CapturedRequest, int], Awaitable[CapturedResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    """A route's shadow settings (the runner's copy of the config's ``shadow:``)."""
+
+    timeout: float = 5.0
+    writes: Literal["skip", "sandbox", "allow"] = "skip"
+    max_in_flight: int = 64
+    body_cap: int = 1 << 20
+    noise_sample: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class RouteShadow:
+    """Everything the runner needs for one route, built once."""
+
+    route: str
+    settings: RunnerSettings
+    rules: CompiledRules
+    redactor: Redactor
+    noise: RouteNoise = field(default_factory=RouteNoise)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """One shadowed request with its answers and verdict (not yet redacted)."""
+
+    route: str
+    at: datetime
+    request: CapturedRequest
+    primary_side: str
+    candidate_side: str
+    primary: CapturedResponse
+    candidate: CapturedResponse | None
+    verdict: Verdict
+    second: Verdict | None
+    redactor: Redactor
+
+
+class ResultSink(Protocol):
+    """Where results go (the recorder); both calls must return at once."""
+
+    def record(self, result: ShadowResult) -> None: ...
+
+    def drop(self, route: str, reason: str) -> None: ...
+
+
+class ShadowRunner:
+    """Runs shadow calls for the proxy; ``submit`` is its ``shadow_sink``.
+
+    ``plan(route)`` gives a route's :class:`RouteShadow` (cached here); ``sides`` lists
+    the backends that exist (``new_sandbox`` is optional).
+    """
+
+    def __init__(
+        self,
+        call: Caller,
+        plan: Callable[[str], RouteShadow],
+        sink: ResultSink,
+        *,
+        max_in_flight: int = 64,
+        sides: frozenset[str] = frozenset({"legacy", "new"}),
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._call = call
+        self._plan_of = plan
+        self._plans: dict[str, RouteShadow] = {}
+        self._sink = sink
+        self._max = max_in_flight
+        self._sides = sides
+        self._rand = rand
+        self._in_flight = 0
+        self._per_route: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+        self.submitted = 0
+
+    @property
+    def sink(self) -> ResultSink:
+        """Where results go (the recorder, when wired by ``strangler.shadowing``)."""
+        return self._sink
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def plan(self, route: str) -> RouteShadow:
+        found = self._plans.get(route)
+        if found is None:
+            found = self._plans[route] = self._plan_of(route)
+        return found
+
+    def seed(self, learned: dict[str, RouteNoise]) -> None:
+        """Start from noise statistics learned earlier (by this or other processes)."""
+        for route, stats in learned.items():
+            noise = self.plan(route).noise
+            noise.compared += stats.compared
+            noise.samples += stats.samples
+            for name, counts in stats.fields.items():
+                mine = noise.fields.setdefault(name, FieldCounts())
+                mine.legacy_legacy += counts.legacy_legacy
+                mine.legacy_new += counts.legacy_new
+
+    # -- the sink the proxy calls ------------------------------------------------------------
+
+    def submit(
+        self,
+        request: CapturedRequest,
+        primary_side: Side,
+        primary: CapturedResponse,
+        shadow_side: str,
+    ) -> None:
+        """Start the shadow call for one request, or drop it (never blocks)."""
+        self.submitted += 1
+        route = request.route
+        if self._closed:
+            self._sink.drop(route, "shutting_down")
+            return
+        plan = self.plan(route)
+        target = shadow_side
+        if request.method not in SAFE_METHODS:
+            writes = plan.settings.writes
+            if writes == "skip":
+                self._not_compared(plan, request, primary_side, primary, target, "write skipped")
+                return
+            if writes == "sandbox":
+                if shadow_side != "new" or "new_sandbox" not in self._sides:
+                    why = "write skipped (no sandbox backend for this side)"
+                    self._not_compared(plan, request, primary_side, primary, target, why)
+                    return
+                target = "new_sandbox"
+        if request.body is None:
+            reason = "request body over the cap"
+            self._not_compared(plan, request, primary_side, primary, target, reason)
+            return
+        if primary.body is None:
+            reason = "response body over the cap"
+            self._not_compared(plan, request, primary_side, primary, target, reason)
+            return
+        busy = self._per_route.get(route, 0)
+        if self._in_flight >= self._max or busy >= plan.settings.max_in_flight:
+            self._sink.drop(route, "in_flight_limit")
+            return
+        noise = (
+            request.method in SAFE_METHODS
+            and plan.settings.noise_sample > 0
+            and self._rand() < plan.settings.noise_sample
+        )
+        self._in_flight += 1
+        self._per_route[route] = busy + 1
+        task = asyncio.get_running_loop().create_task(
+            self._run(plan, request, primary_side, primary, target, noise)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _not_compared(
+        self,
+        plan: RouteShadow,
+        request: CapturedRequest,
+        primary_side: str,
+        primary: CapturedResponse,
+        target: str,
+        reason: str,
+    ) -> None:
+        self._sink.record(
+            ShadowResult(
+                plan.route,
+                datetime.now(UTC),
+                request,
+                primary_side,
+                target,
+                primary,
+                None,
+                Verdict.not_compared(reason),
+                None,
+                plan.redactor,
+            )
+        )
+
+    # -- the task ------------------------------------------------------------------------
+
+    async def _timed(
+        self, side: str, request: CapturedRequest, plan: RouteShadow
+    ) -> CapturedResponse | None:
+        try:
+            async with asyncio.timeout(plan.settings.timeout):
+                return await self._call(side, request, plan.settings.body_cap)
+        except TimeoutError:
+            return None
+
+    async def _compare(
+        self, a: CapturedResponse, b: CapturedResponse, rules: CompiledRules
+    ) -> Verdict:
+        size = len(a.body or b"") + len(b.body or b"")
+        if size <= INLINE_COMPARE_BYTES:
+            return compare(a, b, rules)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="strangler-compare")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, compare, a, b, rules)
+
+    async def _run(
+        self,
+        plan: RouteShadow,
+        request: CapturedRequest,
+        primary_side: str,
+        primary: CapturedResponse,
+        target: str,
+        noise: bool,
+    ) -> None:
+        route = plan.route
+        try:
+            marked = replace(request, headers=(*request.headers, MARKER_HEADER))
+            if noise:
+                candidate, again = await asyncio.gather(
+                    self._timed(target, marked, plan), self._timed(primary_side, marked, plan)
+                )
+            else:
+                candidate, again = await self._timed(target, marked, plan), None
+            if candidate is None:
+                self._sink.drop(route, "timeout")
+                return
+            # Differences always read legacy -> new, also when new is the primary (reverse).
+            if primary_side == "legacy":
+                verdict = await self._compare(primary, candidate, plan.rules)
+            else:
+                verdict = await self._compare(candidate, primary, plan.rules)
+            second = None
+            if again is not None and again.error is None:
+                second = await self._compare(primary, again, plan.rules)
+            verdict = classify(verdict, second, plan.noise)
+            self._sink.record(
+                ShadowResult(
+                    route,
+                    datetime.now(UTC),
+                    request,
+                    primary_side,
+                    target,
+                    primary,
+                    candidate,
+                    verdict,
+                    second,
+                    plan.redactor,
+                )
+            )
+        except asyncio.CancelledError:
+            self._sink.drop(route, "shutting_down")
+            raise
+        except Exception:
+            log.exception("shadow call failed for %s", route)
+            self._sink.drop(route, "error")
+        finally:
+            self._in_flight -= 1
+            self._per_route[route] -= 1
+
+    async def aclose(self, grace: float = 2.0) -> None:
+        """Stop taking work; wait up to ``grace`` seconds for calls in flight, cancel the rest."""
+        self._closed = True
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

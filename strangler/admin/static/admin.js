@@ -1,0 +1,77 @@
+// The dashboard's few behaviours: remember the admin token for this tab, send flips and
+// the kill switch to the admin API with it, draw the progress chart.
+(function () {
+  "use strict";
+  var KEY = "strangler-admin-token";
+  var tokenInput = document.getElementById("token");
+  var box = document.getElementById("message");
+
+  if (tokenInput) {
+    tokenInput.value = sessionStorage.getItem(KEY) || "";
+    tokenInput.addEventListener("change", function () {
+      sessionStorage.setItem(KEY, tokenInput.value);
+    });
+  }
+
+  function show(text, ok) {
+    box.hidden = false;
+    box.className = ok ? "ok" : "error";
+    box.textContent = text;  // never innerHTML: answers are shown as text
+  }
+
+  function token() {
+    return tokenInput ? tokenInput.value.trim() : "";
+  }
+
+  async function post(path, payload) {
+    var headers = { "content-type": "application/json" };
+    if (token()) { headers.authorization = "Bearer " + token(); }
+    var resp = await fetch(path, { method: "POST", headers: headers, body: JSON.stringify(payload) });
+    var data = {};
+    try { data = await resp.json(); } catch (e) { data = { error: resp.statusText }; }
+    return { status: resp.status, data: data };
+  }
+
+  async function submit(form) {
+    var f = new FormData(form);
+    var result;
+    if (form.dataset.action === "flip") {
+      var payload = {
+        route: f.get("route"), mode: f.get("mode"), reason: f.get("reason"),
+        force: f.get("force") === "on",
+      };
+      if (f.get("percent")) { payload.percent = f.get("percent"); }
+      result = await post("/api/flip", payload);
+      if (result.status === 200) {
+        show("flipped " + result.data.route + ": " + result.data.from_mode + " -> " + result.data.to_mode + " (flip #" + result.data.id + ")", true);
+        setTimeout(function () { location.reload(); }, 800);
+        return;
+      }
+    } else {
+      var engaged = form.dataset.engaged === "true";
+      result = await post("/api/kill-switch", { engaged: engaged, reason: f.get("reason") });
+      if (result.status === 200) {
+        show(engaged ? "kill switch on: every route sent to legacy" : "kill switch released", true);
+        setTimeout(function () { location.reload(); }, 800);
+        return;
+      }
+    }
+    show("refused (" + result.status + "): " + (result.data.error || "unknown error"), false);
+  }
+
+  document.querySelectorAll("form.write").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submit(form).catch(function (err) { show("request failed: " + err, false); });
+    });
+  });
+
+  window.strangler = {
+    chart: function (id) {
+      var el = document.getElementById(id);
+      if (!el || !window.Plotly) { return; }
+      var fig = JSON.parse(el.dataset.figure);
+      window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
+    },
+  };
+})();

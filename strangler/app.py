@@ -1,0 +1,64 @@
+"""The proxy application, wired: config -> store -> proxy -> live-state watcher.
+
+``create_app`` is the one place the running pieces are put together (the shadow runner
+and the admin app attach here too). uvicorn workers use the zero-argument factory::
+
+    STRANGLER_CONFIG=strangler.yaml uvicorn --factory strangler.app:app_from_env
+
+or, in Python::
+
+    >>> app = create_app("strangler.yaml")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from strangler._errors import ConfigError
+from strangler.config import Config, load_config
+from strangler.control import open_store
+from strangler.live import LiveState
+from strangler.proxy import Proxy
+
+__all__ = ["CONFIG_ENV", "app_from_env", "create_app"]
+
+CONFIG_ENV = "STRANGLER_CONFIG"
+"""The environment variable naming the config file for :func:`app_from_env`."""
+
+
+def create_app(config: str | os.PathLike[str] | Config) -> Proxy:
+    """The proxy for a config file (or an already loaded :class:`Config`).
+
+    The store's schema is upgraded when behind. On startup the proxy loads the routes'
+    live states from the store (a store that cannot be reached fails the startup: the
+    proxy will not guess modes), then follows every flip while it runs.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    store = open_store(cfg)
+    proxy = Proxy(cfg)
+    live = LiveState(store, cfg, proxy)
+
+    async def close_store() -> None:
+        await asyncio.to_thread(store.close)
+
+    proxy.on_startup.append(live.start)
+    proxy.on_shutdown.extend([live.stop, close_store])
+    from strangler.shadowing import attach_shadow  # shadow runner + recorder (issue 3)
+
+    attach_shadow(proxy, cfg, store)
+    from strangler.admin import attach_cutover  # the admin side and the rollback monitor
+
+    attach_cutover(proxy, cfg, store, on_flip=live.refresh)
+    return proxy
+
+
+def app_from_env() -> Proxy:
+    """``create_app`` for the file named by ``$STRANGLER_CONFIG`` (uvicorn ``--factory``)."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(
+            CONFIG_ENV, None, "the path of the strangler config file in this environment variable"
+        )
+    return create_app(Path(path))

@@ -1,0 +1,36 @@
+"""Backends: where the proxy sends a request.
+
+A remote HTTP service (strangler's own pooled HTTP/1.1 client) or an in-process
+application given as ``"module:attr"`` (ASGI called directly, WSGI through a2wsgi). All
+implement
+:class:`Backend`::
+
+    backend = build_backend("legacy", config.legacy)
+    resp = await backend.send(
+        UpstreamRequest("GET", "/orgs/acme", [(b"accept", b"*/*")]),
+        timeouts=config.legacy.timeouts,
+        route="GET /orgs/{slug}",
+    )
+    body = await resp.read()
+    await backend.aclose()
+"""
+
+from __future__ import annotations
+
+from strangler.backends._base import Backend, RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._build import build_backend, build_backends, load_app
+from strangler.backends._http import HTTPBackend
+from strangler.backends._inprocess import ASGIBackend, is_asgi
+
+__all__ = [
+    "ASGIBackend",
+    "Backend",
+    "HTTPBackend",
+    "RawHeaders",
+    "UpstreamRequest",
+    "UpstreamResponse",
+    "build_backend",
+    "build_backends",
+    "is_asgi",
+    "load_app",
+]

@@ -1,0 +1,497 @@
+"""A lean HTTP/1.1 client for the hot path: keep-alive connections on asyncio Protocols.
+
+Measured against aiohttp's client (docs/architecture.md, "Proxy transport"): a proxied
+request costs a fraction of the CPU, because a request here is one ``transport.write``,
+one parse by httptools (the C parser uvicorn uses) and one timer, with no per-request
+objects beyond the response. What a proxy needs, and nothing more:
+
+- one pool per backend, at most ``max_connections``; a connection goes back to the pool
+  only after its response was read to the end, never when it broke or timed out;
+- timeouts ``connect`` (opening a connection), ``read`` (between bytes) and ``total``
+  (the whole exchange, waiting for a free connection included) from one timer per
+  exchange, re-armed only when it fires;
+- bodies stream both ways with flow control (reading pauses when the client is slower
+  than the upstream; writing waits when the upstream is slower than the client);
+- bytes pass unchanged: no cookie jar, no decompression, no redirects, no headers added
+  but ``Host`` and the body framing, repeated headers kept apart;
+- ``HEAD``, ``1xx``, ``204`` and ``304`` answers have no body; an answer delimited by the
+  end of the connection is read to that end;
+- a request on a pooled connection that the upstream had closed meanwhile is sent again
+  on a fresh one, when nothing was answered and the method is idempotent.
+
+Errors are strangler's: :class:`~strangler.UpstreamConnectError` (nothing sent),
+:class:`~strangler.UpstreamTimeout`, else :class:`~strangler.UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+
+from strangler._errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.config import BackendConfig, Timeouts
+
+__all__ = ["HTTPBackend"]
+
+KEEPALIVE = 30.0  # seconds an idle connection is kept
+_HIGH = 256 * 1024  # buffered answer bytes above which reading pauses
+_LOW = 64 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding"})
+_NO_ANSWER = "no answer within the timeout"
+
+
+class _Stale(Exception):
+    """A pooled connection was closed by the upstream before it answered anything."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; at most one exchange at a time."""
+
+    def __init__(self, backend: HTTPBackend) -> None:
+        self.backend = backend
+        self.loop = backend.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.idle_since = 0.0
+        self.active = False
+        self.route = ""
+        self.head = False
+        self.fresh_parser = False
+        self.status = 0
+        self.headers: RawHeaders = []
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.headers_done = False
+        self.done = False
+        self.keep_alive = True
+        self.answered = False  # some byte of the answer arrived
+        self.error: UpstreamError | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain: asyncio.Future[None] | None = None
+        self.write_paused = False
+        self.reading_paused = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.read_timeout = 0.0
+        self.deadline = 0.0
+        self.last_io = 0.0
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if not self.active or self.done:  # bytes nobody asked for: not trustworthy
+            self.keep_alive = False
+            self.abort()
+            return
+        self.last_io = self.loop.time()
+        self.answered = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.fail(UpstreamError(self.backend.name, self.route, f"invalid answer: {exc}"))
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.active and not self.done and self.error is None:
+            if exc is None and self.headers_done and self._until_eof():
+                self.done = True
+                self.keep_alive = False
+            else:
+                what = "in the middle of the answer" if self.answered else "before an answer"
+                self.error = UpstreamError(
+                    self.backend.name, self.route, f"the connection was closed {what}"
+                )
+        self._wake()
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.headers_done:  # a second answer to one request
+            raise ValueError("more than one answer to one request")
+        self.headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # an interim answer (100 Continue): the real one follows
+        self.status = status
+        self.headers_done = True
+        if self.head:
+            self.done = True  # no body, whatever Content-Length says
+            self.keep_alive = self.parser.should_keep_alive()
+            self.fresh_parser = True  # this parser now waits for a body that never comes
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        if self.head:
+            return
+        self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > _HIGH and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if not self.headers_done or self.head:
+            return
+        self.done = True
+        self.keep_alive = self.parser.should_keep_alive()
+        self._wake()
+
+    # -- the exchange ----------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def _until_eof(self) -> bool:
+        """Whether the answer's body ends with the connection (no length, not chunked)."""
+        if self.status in (204, 304):
+            return False
+        names = {k for k, _ in self.headers}
+        return b"content-length" not in names and b"transfer-encoding" not in names
+
+    def start(self, route: str, head: bool, t: Timeouts, deadline: float) -> None:
+        if self.fresh_parser:
+            self.parser = httptools.HttpResponseParser(self)
+            self.fresh_parser = False
+        self.active = True
+        self.route = route
+        self.head = head
+        self.status = 0
+        self.headers_done = self.done = self.answered = False
+        self.keep_alive = True
+        self.error = None
+        self.read_timeout = t.read
+        self.deadline = deadline
+        self.last_io = now = self.loop.time()
+        self.timer = self.loop.call_at(min(deadline, now + t.read), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.done:
+            return  # answered whole: only the proxy's client is still reading it
+        now = self.loop.time()
+        if self.reading_paused:
+            self.last_io = now  # our client is the slow one, not the upstream
+        read_by = self.last_io + self.read_timeout
+        if now >= self.deadline or now >= read_by:
+            self.fail(UpstreamTimeout(self.backend.name, self.route, _NO_ANSWER))
+        else:
+            self.timer = self.loop.call_at(min(self.deadline, read_by), self._on_timer)
+
+    def fail(self, error: UpstreamError) -> None:
+        if self.error is None:
+            self.error = error
+        self.abort()
+        self._wake()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def write_body(self, body: AsyncIterator[bytes], chunked: bool) -> None:
+        """Stream ``body`` (an upstream that answers early stops the writing)."""
+        transport = self.transport
+        assert transport is not None
+        try:
+            async for chunk in body:
+                if self.error is not None or self.closed:
+                    return  # answered (or broken) already: the caller looks at what came
+                if not chunk:
+                    continue
+                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+                self.last_io = self.loop.time()
+                if self.write_paused:
+                    self.drain = self.loop.create_future()
+                    await self.drain
+        except Exception as exc:
+            # The client's body failed (too large, client gone): the upstream must not
+            # see something that looks complete.
+            error = UpstreamError(self.backend.name, self.route, f"request body: {exc!r}")
+            self.fail(error)
+            raise error from exc
+        if chunked and not self.closed:
+            transport.write(b"0\r\n\r\n")
+
+    async def answer(self) -> None:
+        """Wait for the answer's status and headers."""
+        while not self.headers_done:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+
+    # -- the body, as an async iterator ------------------------------------------------------
+
+    def __aiter__(self) -> _Connection:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            chunks = self.chunks
+            if chunks:
+                chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
+                self.buffered = 0
+                if self.reading_paused and self.transport is not None:
+                    self.reading_paused = False
+                    self.transport.resume_reading()
+                return chunk
+            if self.done:
+                raise StopAsyncIteration
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+
+    def at_eof(self) -> bool:
+        return self.done and not self.chunks
+
+    async def release(self) -> None:
+        """End the exchange: back to the pool if the answer was read whole, else drop."""
+        self.active = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        reusable = self.done and self.keep_alive and self.error is None and not self.closed
+        self.chunks.clear()
+        self.buffered = 0
+        if self.reading_paused and self.transport is not None and reusable:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self.backend.put_back(self, reusable)
+
+
+class HTTPBackend:
+    """A remote HTTP backend on strangler's own HTTP/1.1 client (the default).
+
+    >>> backend = HTTPBackend("legacy", BackendConfig(target="http://127.0.0.1:8001"))
+    >>> backend
+    HTTPBackend('legacy', 'http://127.0.0.1:8001')
+    """
+
+    def __init__(self, name: str, config: BackendConfig) -> None:
+        self.name = name
+        self.config = config
+        self.base = config.target.rstrip("/")
+        url = urlsplit(self.base)
+        self._tls = url.scheme == "https"
+        self._host = url.hostname or "127.0.0.1"
+        self._port = url.port or (443 if self._tls else 80)
+        self._prefix = url.path.encode("latin-1")
+        self._host_header = url.netloc.rpartition("@")[2].encode("latin-1")
+        self._ssl: ssl.SSLContext | None = None
+        self._limit = config.max_connections
+        self._idle: list[_Connection] = []
+        self._open = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"HTTPBackend({self.name!r}, {self.base!r})"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.abort()
+        self._open -= len(idle)
+
+    # -- the pool --------------------------------------------------------------------------
+
+    async def _acquire(self, t: Timeouts, route: str, deadline: float) -> tuple[_Connection, bool]:
+        loop = self.loop
+        idle = self._idle
+        while True:
+            while idle:
+                conn = idle.pop()
+                if not conn.closed and loop.time() - conn.idle_since < KEEPALIVE:
+                    return conn, True
+                conn.abort()
+                self._open -= 1
+            if self._open < self._limit:
+                break
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    self.name, route, "no free connection within the timeout", request_sent=False
+                ) from None
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        self._open += 1
+        try:
+            return await self._connect(t, route, deadline), False
+        except BaseException:
+            self._open -= 1
+            self._wake_one()
+            raise
+
+    async def _connect(self, t: Timeouts, route: str, deadline: float) -> _Connection:
+        conn = _Connection(self)
+        tls = None
+        if self._tls:
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()
+            tls = self._ssl
+        try:
+            async with asyncio.timeout_at(min(deadline, self.loop.time() + t.connect)):
+                await self.loop.create_connection(lambda: conn, self._host, self._port, ssl=tls)
+        except TimeoutError:
+            raise UpstreamTimeout(self.name, route, "connect timeout", request_sent=False) from None
+        except OSError as exc:
+            raise UpstreamConnectError(
+                self.name, route, f"cannot connect to {self.base} ({exc.strerror or exc})"
+            ) from exc
+        return conn
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def put_back(self, conn: _Connection, reusable: bool) -> None:
+        if reusable and not self._closed:
+            conn.idle_since = self.loop.time()
+            self._idle.append(conn)
+        else:
+            conn.abort()
+            self._open -= 1
+        if self._waiters:
+            self._wake_one()
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _head(self, request: UpstreamRequest, body: bytes | None) -> bytes:
+        target = request.target.encode("latin-1")
+        parts = [
+            request.method.encode("latin-1"),
+            b" ",
+            self._prefix + target if self._prefix else target,
+            b" HTTP/1.1\r\nhost: ",
+            self._host_header,
+            b"\r\n",
+        ]
+        length: bytes | None = None
+        for name, value in request.headers:
+            if name in _FRAMING:
+                if name == b"content-length":
+                    length = value
+                continue
+            parts += (name, b": ", value, b"\r\n")
+        if body is not None:
+            if body or length is not None or request.method in _BODY_METHODS:
+                parts += (b"content-length: ", b"%d" % len(body), b"\r\n")
+        elif length is not None:
+            parts += (b"content-length: ", length, b"\r\n")
+        else:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    async def send(
+        self, request: UpstreamRequest, *, timeouts: Timeouts, route: str
+    ) -> UpstreamResponse:
+        body = request.body
+        whole = body if isinstance(body, bytes) else None
+        head = self._head(request, whole)
+        deadline = self.loop.time() + timeouts.total
+        retry = whole is not None and request.method in _IDEMPOTENT
+        while True:
+            conn, reused = await self._acquire(timeouts, route, deadline)
+            try:
+                await self._exchange(conn, request, head, whole, timeouts, route, deadline)
+            except _Stale:
+                await conn.release()
+                if reused and retry:
+                    retry = False
+                    continue
+                raise conn.error or UpstreamError(self.name, route, "connection lost") from None
+            except BaseException:
+                await conn.release()
+                raise
+            return UpstreamResponse(conn.status, conn.headers, conn, conn.release, conn.at_eof)
+
+    async def _exchange(
+        self,
+        conn: _Connection,
+        request: UpstreamRequest,
+        head: bytes,
+        whole: bytes | None,
+        t: Timeouts,
+        route: str,
+        deadline: float,
+    ) -> None:
+        conn.start(route, request.method == "HEAD", t, deadline)
+        transport = conn.transport
+        if conn.closed or transport is None or transport.is_closing():
+            raise _Stale
+        if whole is not None:
+            transport.write(head + whole if whole else head)
+        else:
+            transport.write(head)
+            stream = request.body
+            assert not isinstance(stream, bytes)
+            chunked = head.endswith(b"transfer-encoding: chunked\r\n\r\n")
+            await conn.write_body(stream, chunked)
+        try:
+            await conn.answer()
+        except UpstreamError:
+            if not conn.answered and not isinstance(conn.error, UpstreamTimeout):
+                raise _Stale from None
+            raise

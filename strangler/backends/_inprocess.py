@@ -1,0 +1,229 @@
+"""In-process backends: an ASGI app called directly, or a WSGI app through a2wsgi.
+
+No socket, no serialisation: the request becomes an ASGI scope, its body is streamed
+through ``receive``, and the app's ``send`` messages become an :class:`UpstreamResponse`
+whose chunks stream with back-pressure. The app's lifespan runs when the proxy starts.
+
+An exception in the app before it answers becomes a plain ``500`` (what a server would
+send), logged once; after it started answering, the stream ends with an
+:class:`~strangler.UpstreamError`. Timeouts: ``read`` bounds the wait for the answer and
+for each chunk, ``total`` the whole exchange (``connect`` has no meaning here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import unquote
+
+from strangler._errors import UpstreamError, UpstreamTimeout
+from strangler._types import ASGIApp, Message
+from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.config import Timeouts
+
+__all__ = ["ASGIBackend", "is_asgi"]
+
+log = logging.getLogger("strangler.backends")
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+_END = object()
+_QUEUE_CHUNKS = 16
+
+
+def is_asgi(app: Any) -> bool:
+    """Guess the interface: a coroutine function or an ``async def __call__`` is ASGI."""
+    if inspect.iscoroutinefunction(app):
+        return True
+    call = getattr(app, "__call__", None)  # noqa: B004 - a class's instances, not callable()
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+class ASGIBackend:
+    """An ASGI application served in-process (a WSGI app wrapped by ``a2wsgi`` is one too)."""
+
+    def __init__(self, name: str, app: ASGIApp, *, description: str = "", wsgi: Any = None):
+        self.name = name
+        self.app = app
+        self.description = description or repr(app)
+        self._wsgi = wsgi  # the a2wsgi middleware, whose thread pool we shut down
+        self._state: dict[str, Any] = {}
+        self._lifespan: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._shutdown_done: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"ASGIBackend({self.name!r}, {self.description!r})"
+
+    async def start(self) -> None:
+        """Run the app's lifespan startup (apps without lifespan support are fine)."""
+        if self._lifespan is not None:
+            return
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
+        self._shutdown = asyncio.Event()
+        self._shutdown_done = loop.create_future()
+        shutdown, shutdown_done = self._shutdown, self._shutdown_done
+        sent_startup = False
+
+        async def receive() -> Message:
+            nonlocal sent_startup
+            if not sent_startup:
+                sent_startup = True
+                return {"type": "lifespan.startup"}
+            await shutdown.wait()
+            return {"type": "lifespan.shutdown"}
+
+        async def send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete" and not started.done():
+                started.set_result(None)
+            elif kind == "lifespan.startup.failed" and not started.done():
+                started.set_exception(
+                    UpstreamError(self.name, "*", f"app startup failed: {message.get('message')}")
+                )
+            elif kind.startswith("lifespan.shutdown") and not shutdown_done.done():
+                shutdown_done.set_result(None)
+
+        async def run() -> None:
+            scope = {"type": "lifespan", "asgi": _ASGI, "state": self._state}
+            try:
+                await self.app(scope, receive, send)
+            except Exception:
+                pass  # an app without lifespan support raises here: that is allowed
+            finally:
+                if not started.done():
+                    started.set_result(None)
+                if not shutdown_done.done():
+                    shutdown_done.set_result(None)
+
+        self._lifespan = asyncio.create_task(run())
+        await started
+
+    async def aclose(self) -> None:
+        if self._lifespan is not None and self._shutdown is not None:
+            self._shutdown.set()
+            assert self._shutdown_done is not None
+            try:
+                await asyncio.wait_for(asyncio.shield(self._shutdown_done), 10)
+            except TimeoutError:
+                self._lifespan.cancel()
+            self._lifespan = None
+        if self._wsgi is not None:
+            self._wsgi.executor.shutdown(wait=False)
+
+    async def send(
+        self, request: UpstreamRequest, *, timeouts: Timeouts, route: str
+    ) -> UpstreamResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.total
+        started: asyncio.Future[tuple[int, RawHeaders]] = loop.create_future()
+        queue: asyncio.Queue[Any] = asyncio.Queue(_QUEUE_CHUNKS)
+        finished = asyncio.Event()
+        body = request.body
+        body_iter = body.__aiter__() if not isinstance(body, bytes) else None
+        body_sent = False
+
+        async def receive() -> Message:
+            nonlocal body_sent
+            if body_iter is not None and not body_sent:
+                try:
+                    chunk = await body_iter.__anext__()
+                except StopAsyncIteration:
+                    body_sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                return {"type": "http.request", "body": chunk, "more_body": True}
+            if not body_sent:
+                body_sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
+                started.set_result((int(message["status"]), headers))
+            elif kind == "http.response.body":
+                chunk = message.get("body", b"")
+                if chunk:
+                    await queue.put(bytes(chunk))
+                if not message.get("more_body", False):
+                    await queue.put(_END)
+
+        async def run() -> None:
+            try:
+                await self.app(_scope(request, self._state), receive, send)
+            except Exception as exc:
+                if not started.done():
+                    log.exception("in-process backend %r failed on %s", self.name, route)
+                    started.set_result((500, [(b"content-type", b"text/plain; charset=utf-8")]))
+                    await queue.put(b"Internal Server Error")
+                    await queue.put(_END)
+                else:
+                    await queue.put(exc)
+            else:
+                if not started.done():
+                    started.set_exception(
+                        UpstreamError(self.name, route, "the app returned without answering")
+                    )
+                await queue.put(_END)
+
+        task = asyncio.create_task(run())
+        try:
+            status, headers = await asyncio.wait_for(
+                asyncio.shield(started), min(timeouts.read, timeouts.total)
+            )
+        except TimeoutError:
+            task.cancel()
+            raise UpstreamTimeout(self.name, route, "no answer within the timeout") from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                left = min(timeouts.read, deadline - loop.time())
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(left, 0.0))
+                except TimeoutError:
+                    raise UpstreamTimeout(self.name, route, "body not done in time") from None
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise UpstreamError(self.name, route, f"app failed mid-body: {item!r}")
+                yield item
+
+        async def close() -> None:
+            finished.set()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+
+        return UpstreamResponse(status, headers, chunks(), close)
+
+
+def _scope(request: UpstreamRequest, state: dict[str, Any]) -> dict[str, Any]:
+    path, _, query = request.target.partition("?")
+    host = next((v for k, v in request.headers if k == b"host"), b"")
+    name, _, port = host.decode("latin-1").partition(":")
+    default_port = 443 if request.scheme == "https" else 80
+    headers = request.headers
+    body = request.body
+    if isinstance(body, bytes) and body and not any(k == b"content-length" for k, _ in headers):
+        # As a server would have it from the wire (WSGI apps read CONTENT_LENGTH bytes).
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": request.scheme,
+        "path": unquote(path),
+        "raw_path": path.encode("latin-1"),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "client": request.client,
+        "server": (name or "localhost", int(port) if port.isdigit() else default_port),
+        "state": dict(state),
+    }

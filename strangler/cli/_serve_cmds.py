@@ -1,0 +1,110 @@
+"""``strangler serve``: run the proxy under uvicorn (127.0.0.1 unless told otherwise)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
+from strangler.cli._route_cmds import load_overview, print_routes
+from strangler.config import load_config
+from strangler.control import open_store
+from strangler.proxy import SERVER_SETTINGS
+from strangler.proxy._app import ServerSettings
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def serve(
+    config: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option("--host", help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="port")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="worker processes (share the store)")
+    ] = 1,
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", help=f"one of {', '.join(LOG_LEVELS)}", case_sensitive=False),
+    ] = "info",
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="log every request (off: no line per request)")
+    ] = False,
+) -> int:
+    """Run the routing proxy. Flips recorded in the store reach it within seconds.
+
+    Example: strangler serve -c strangler.yaml --port 8000 --workers 4
+    """
+    import uvicorn
+
+    from strangler.app import CONFIG_ENV, create_app
+
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r}; use one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
+    cfg = load_config(config)
+    open_store(cfg).close()  # schema upgraded once here, before any worker starts
+    console = Console(highlight=False, soft_wrap=True)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"strangler proxy on [bold]http://{shown}:{port}[/] "
+        f"({workers} worker{'s' if workers > 1 else ''}; legacy {cfg.legacy.target}, "
+        f"new {cfg.new.target}; store {_safe(cfg.store)})"
+    )
+    print_routes(console, load_overview(cfg))
+    # uvicorn keeps its hands off the proxy's headers and client address (see the proxy)
+    settings: ServerSettings = {**SERVER_SETTINGS, "access_log": access_log}
+    if workers > 1:
+        # Each worker process builds its own app through the import-string factory.
+        os.environ[CONFIG_ENV] = str(config.resolve())
+        uvicorn.run(
+            "strangler.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=level,
+            log_config=_log_config(level),
+            lifespan="on",
+            **settings,
+        )
+    else:
+        uvicorn.run(
+            create_app(cfg),
+            host=host,
+            port=port,
+            log_level=level,
+            log_config=_log_config(level),
+            lifespan="on",
+            **settings,
+        )
+    return 0
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging setup, plus strangler's own loggers on the same handler (every
+    worker process applies it)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["strangler"] = {
+        "handlers": ["default"],
+        "level": "DEBUG" if level == "trace" else level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

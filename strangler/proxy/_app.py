@@ -1,0 +1,397 @@
+"""The proxy: an ASGI app that routes each request to legacy or new and streams the answer.
+
+::
+
+    proxy = Proxy(load_config("strangler.yaml"))
+    uvicorn.run(proxy, host="127.0.0.1", port=8000)
+
+Per request: match the route (a snapshot of the table, swapped atomically on a flip),
+decide the side, forward with the header policy, stream the answer back. A canary
+request that new cannot serve is replayed on legacy when that is safe. A shadowed
+request's exchange goes to ``shadow_sink`` after the client has its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from time import perf_counter
+from typing import TypedDict
+
+import orjson
+
+from shadow.exchange import CapturedRequest, CapturedResponse, Side
+from strangler._errors import UpstreamError, UpstreamTimeout
+from strangler._types import Receive, Scope, Send
+from strangler.backends import Backend, UpstreamRequest, UpstreamResponse, build_backends
+from strangler.config import SAFE_METHODS, Config, Timeouts
+from strangler.metrics import ProxyMetrics
+from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
+from strangler.proxy._headers import HeaderPolicy
+from strangler.proxy._server import ProxyHTTPProtocol
+from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
+
+__all__ = ["SERVER_SETTINGS", "Hook", "Proxy", "ServerSettings", "ShadowSink"]
+
+log = logging.getLogger("strangler.proxy")
+
+Hook = Callable[[], Awaitable[None]]
+ShadowSink = Callable[[CapturedRequest, Side, CapturedResponse, str], None]
+
+
+# uvicorn settings for serving the proxy: uvicorn must not rewrite the client address from
+# X-Forwarded-For (the proxy applies its own trusted_proxies), must not add its own Server
+# and Date headers (the client would get two of each: the upstream's and uvicorn's), and
+# logs no line per request; its protocol writes a short answer in one piece.
+class ServerSettings(TypedDict):
+    http: type[asyncio.Protocol]
+    proxy_headers: bool
+    server_header: bool
+    date_header: bool
+    access_log: bool
+
+
+SERVER_SETTINGS: ServerSettings = {
+    "http": ProxyHTTPProtocol,
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": False,
+    "access_log": False,
+}
+
+_NO_BODY_STATUS = frozenset({204, 304})
+_JSON = [(b"content-type", b"application/json")]
+
+
+class Proxy:
+    """The routing proxy, an ASGI callable.
+
+    - ``table`` / ``swap_table(t)``: the route table in use; in-flight requests keep the
+      snapshot they started with.
+    - ``on_startup`` / ``on_shutdown``: ``async () -> None`` hooks run by the ASGI lifespan
+      (or, without lifespan, the startup ones before the first request).
+    - ``shadow_sink(request, primary_side, primary_response, shadow_side)``: called,
+      synchronously and after the client's answer is complete, for every shadowed request.
+      It must not block. Bodies are ``None`` when over ``shadow.body_cap``.
+    - ``metrics``: a :class:`~strangler.metrics.ProxyMetrics` with its own registry.
+    - ``backends``: ``legacy``, ``new`` (and ``new_sandbox``) for the shadow runner.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        table: RouteTable | None = None,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+    ) -> None:
+        self.config = config
+        self._table = table if table is not None else RouteTable.build(config)
+        self._owns_backends = backends is None
+        self.backends: dict[str, Backend] = (
+            dict(backends) if backends is not None else build_backends(config)
+        )
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+        self.shadow_sink: ShadowSink | None = None
+        self.metrics = ProxyMetrics()
+        self._policy = HeaderPolicy(config.proxy)
+        self._max_body = config.proxy.max_body
+        token = config.admin.resolved_token()
+        self._token = token.encode() if token else None
+        self._timeouts: dict[str, Timeouts] = {"legacy": config.legacy.timeouts}
+        self._timeouts["new"] = config.new.timeouts
+        if config.new_sandbox is not None:
+            self._timeouts["new_sandbox"] = config.new_sandbox.timeouts
+        self._started = False
+        self._closed = False
+        self._lock: asyncio.Lock | None = None
+        self._rand = random.random
+
+    # -- the table -------------------------------------------------------------------------
+
+    @property
+    def table(self) -> RouteTable:
+        return self._table
+
+    def swap_table(self, table: RouteTable) -> None:
+        """Serve ``table`` from now on (one reference assignment: atomic)."""
+        self._table = table
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Open backend pools, start in-process apps, run ``on_startup`` hooks (once)."""
+        if self._started:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._started:
+                return
+            for backend in self.backends.values():
+                start = getattr(backend, "start", None)
+                if start is not None:
+                    await start()
+            for hook in self.on_startup:
+                await hook()
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Run ``on_shutdown`` hooks and close the backends this proxy built."""
+        if self._closed:
+            return
+        self._closed = True
+        for hook in self.on_shutdown:
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
+        if self._owns_backends:
+            for backend in self.backends.values():
+                await backend.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("proxy startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- one request -----------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._started:
+            await self.startup()
+        t0 = perf_counter()
+        table = self._table
+        method: str = scope["method"]
+        route = table.route_for(method, scope["path"])
+        client = scope.get("client")
+        peer = client[0] if client else None
+        fwd = self._policy.request(scope["headers"], peer, scope.get("scheme", "http"))
+        key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
+        forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
+        decision = forced or decide(route, key, self._rand)
+        sink = self.shadow_sink if decision.shadow is not None else None
+
+        if self._declared_too_large(scope["headers"]):
+            await self._reply(send, route, 413, "body_too_large", method=method)
+            return
+        body = RequestBody(receive, self._max_body, route.shadow.body_cap if sink else None)
+        try:
+            await body.prepare()
+            if decision.fallback and method in SAFE_METHODS:
+                await body.read_all()
+        except BodyTooLarge:
+            await self._reply(send, route, 413, "body_too_large", method=method)
+            return
+        except ClientDisconnected:
+            return
+
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+        request = UpstreamRequest(
+            method, target, fwd.headers, body.for_upstream(), scope.get("scheme", "http"), client
+        )
+        answered = await self._forward(request, decision.primary, route, decision, body, send)
+        if answered is None:
+            return
+        side, resp = answered
+        if decision.fallback and side == "new" and resp.status >= 500 and method in SAFE_METHODS:
+            await resp.aclose()
+            self.metrics.fallback(route.key, "status_5xx")
+            request.body = body.for_upstream()
+            answered = await self._forward(request, "legacy", route, None, body, send)
+            if answered is None:
+                return
+            side, resp = answered
+
+        status = resp.status
+        headers = self._policy.response(resp.headers)
+        copy: bytearray | None = bytearray() if sink is not None else None
+        cap = route.shadow.body_cap
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        ended = False
+        try:
+            if method != "HEAD" and status not in _NO_BODY_STATUS and status >= 200:
+                async for chunk in resp.stream():
+                    if copy is not None:
+                        if len(copy) + len(chunk) > cap:
+                            copy = None
+                        else:
+                            copy += chunk
+                    # The last chunk is sent as the last message (one write less).
+                    ended = resp.at_eof()
+                    await send(
+                        {"type": "http.response.body", "body": chunk, "more_body": not ended}
+                    )
+                    if ended:
+                        break
+        except UpstreamError as err:
+            # Headers are gone already: end the connection so the client sees a cut body.
+            log.warning("%s", err)
+            self.metrics.upstream_error(route.key, err.backend, err.kind)
+            return
+        finally:
+            await resp.aclose()
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        elapsed = perf_counter() - t0
+        self.metrics.request(route.key, route.mode, side, status, elapsed)
+        if sink is not None and decision.shadow is not None:
+            self._hand_to_shadow(
+                sink,
+                scope,
+                route,
+                key,
+                fwd.headers,
+                body,
+                side,
+                decision.shadow,
+                status,
+                headers,
+                copy,
+                elapsed,
+            )
+
+    async def _forward(
+        self,
+        request: UpstreamRequest,
+        side: Side,
+        route: Route,
+        decision: Decision | None,
+        body: RequestBody,
+        send: Send,
+    ) -> tuple[Side, UpstreamResponse] | None:
+        """Send to ``side``; on failure fall back to legacy (when safe) or answer the error.
+
+        Returns the side that answered and its response; None means the client has been
+        answered (or is gone) already.
+        """
+        timeouts = route.timeouts or self._timeouts[side]
+        try:
+            resp = await self.backends[side].send(request, timeouts=timeouts, route=route.key)
+            return side, resp
+        except UpstreamError as err:
+            if body.exceeded:
+                await self._reply(send, route, 413, "body_too_large", method=request.method)
+                return None
+            if body.disconnected:
+                return None
+            self.metrics.upstream_error(route.key, err.backend, err.kind)
+            if decision is not None and decision.fallback and self._may_replay(err, request, body):
+                self.metrics.fallback(route.key, err.kind)
+                request.body = body.for_upstream()
+                return await self._forward(request, "legacy", route, None, body, send)
+            log.warning("%s", err)
+            payload = {"error": err.kind, "backend": err.backend, "route": route.key}
+            await self._reply(send, route, err.status_code, payload, method=request.method)
+            return None
+
+    @staticmethod
+    def _may_replay(err: UpstreamError, request: UpstreamRequest, body: RequestBody) -> bool:
+        if not body.replayable:
+            return False
+        if not err.request_sent:
+            return True  # nothing reached new: even a POST may go to legacy
+        # A safe method may be replayed, but not after a read timeout: the client waited.
+        return request.method in SAFE_METHODS and not isinstance(err, UpstreamTimeout)
+
+    def _forced(self, route: Route, side: bytes | None, token: bytes | None) -> Decision | None:
+        if side is None or token is None or self._token is None:
+            return None
+        if not hmac.compare_digest(token, self._token):
+            return None
+        if side == b"new":
+            return Decision("new")
+        if side == b"legacy" and route.mode != "retired":
+            return Decision("legacy")
+        return None
+
+    def _declared_too_large(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        for name, value in headers:
+            if name == b"content-length":
+                try:
+                    return int(value) > self._max_body
+                except ValueError:
+                    return False
+        return False
+
+    async def _reply(
+        self,
+        send: Send,
+        route: Route,
+        status: int,
+        error: str | dict[str, str],
+        *,
+        method: str = "GET",
+    ) -> None:
+        """Answer with the proxy's own small JSON error body."""
+        payload = error if isinstance(error, dict) else {"error": error, "route": route.key}
+        if status == 413:
+            payload["limit"] = str(self._max_body)
+        data = orjson.dumps(payload)
+        headers = [*_JSON, (b"content-length", str(len(data)).encode())]
+        if status == 413:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
+        self.metrics.request(route.key, route.mode, "proxy", status, 0.0)
+
+    def _hand_to_shadow(
+        self,
+        sink: ShadowSink,
+        scope: Scope,
+        route: Route,
+        key: str | None,
+        fwd_headers: list[tuple[bytes, bytes]],
+        body: RequestBody,
+        primary: Side,
+        shadow_side: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        copy: bytearray | None,
+        elapsed: float,
+    ) -> None:
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        request = CapturedRequest(
+            method=scope["method"],
+            path=raw_path.decode("latin-1"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fwd_headers),
+            body=body.captured,
+            route=route.key,
+            sticky_key=key,
+        )
+        response = CapturedResponse(
+            status=status,
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers),
+            body=bytes(copy) if copy is not None else None,
+            elapsed_ms=elapsed * 1000.0,
+        )
+        try:
+            sink(request, primary, response, shadow_side)
+        except Exception:
+            log.exception("shadow sink failed for %s", route.key)

@@ -1,0 +1,64 @@
+"""uvicorn's HTTP/1.1 protocol, with an answer's head and first body bytes in one write.
+
+uvicorn writes the status line and headers as soon as the app sends
+``http.response.start``, then each body message separately: two ``send`` system calls
+(and two TCP segments, two wake-ups of the client) for an answer that fits in one. Through
+:class:`ProxyHTTPProtocol` the head waits for the next write, at most until the end of the
+current event-loop iteration, so a short answer leaves in one write and a streamed answer
+whose body is late still shows its head at once. Measured in docs/architecture.md
+("Proxy transport").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["ProxyHTTPProtocol"]
+
+
+class _HeadHolder:
+    """A transport that holds a response head until the next write (or the loop's next turn)."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 1"):
+            # A final answer's head (never an interim "100 Continue": the client waits on it).
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class ProxyHTTPProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing short answers in one piece (``http=`` setting)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        held: Any = _HeadHolder(transport, self.loop)
+        super().connection_made(held)

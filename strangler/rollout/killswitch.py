@@ -1,0 +1,109 @@
+"""The global kill switch: every route back to legacy at once, audited.
+
+Engaging it records who and why, then flips every declared route that is not on legacy to
+legacy (one audit-log entry each; every running proxy follows within a poll interval).
+While it is engaged no flip may send more traffic to new, forced or not. Releasing it
+changes no route: people step routes forward again, through the readiness gates::
+
+    >>> engage_kill_switch(cfg, store, reason="incident 42: orders double-charged")  # doctest: +SKIP
+    KillSwitchResult(state=KillSwitchState(engaged=True, ...), flips=(Flip(...), ...))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from strangler._errors import InvalidFlip
+from strangler.config import Config
+from strangler.rollout.gates import KillSwitchState
+from strangler.store import Flip, Store, default_actor
+from strangler.store.killswitch import KillSwitchRow
+from strangler.store.models import utcnow
+
+__all__ = [
+    "KillSwitchResult",
+    "engage_kill_switch",
+    "kill_switch_state",
+    "release_kill_switch",
+]
+
+KILL_SWITCH = "kill switch"
+"""The name refusals and errors use for the switch (it is not a route)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchResult:
+    """The switch's new position and the flips engaging it caused."""
+
+    state: KillSwitchState
+    flips: tuple[Flip, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        from strangler.control import flip_to_json
+
+        return {**self.state.to_json(), "flips": [flip_to_json(f) for f in self.flips]}
+
+
+def kill_switch_state(store: Store) -> KillSwitchState:
+    """Where the switch stands (off when it was never used)."""
+    with store.session() as s:
+        row = s.get(KillSwitchRow, 1)
+        if row is None:
+            return KillSwitchState(False)
+        return KillSwitchState(bool(row.engaged), row.at, row.actor, row.reason)
+
+
+def _set(store: Store, engaged: bool, reason: str, actor: str) -> KillSwitchState:
+    with store.session() as s:
+        row = s.get(KillSwitchRow, 1, with_for_update=True)
+        if row is None:
+            row = KillSwitchRow(id=1)
+            s.add(row)
+        row.engaged = engaged
+        row.at = utcnow()
+        row.actor = actor
+        row.reason = reason
+        return KillSwitchState(engaged, row.at, actor, reason)
+
+
+def _reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidFlip(
+            KILL_SWITCH, "a reason is required (--reason '...'); the audit log keeps it"
+        )
+    return reason.strip()
+
+
+def engage_kill_switch(
+    config: Config, store: Store, *, reason: str, actor: str | None = None
+) -> KillSwitchResult:
+    """Engage the switch and send every declared route that is not on legacy to legacy."""
+    why = _reason(reason)
+    who = actor or default_actor()
+    # The switch first: from here on, forward flips are refused while routes go back.
+    state = _set(store, True, why, who)
+    live = store.live_states()
+    flips: list[Flip] = []
+    for rc in config.routes:
+        st = live.get(rc.key)
+        mode = st.mode if st else rc.mode
+        if mode == "legacy":
+            continue
+        flips.append(
+            store.flip(
+                rc.key,
+                initial_mode=rc.mode,
+                initial_percent=rc.percent if rc.mode == "canary" else None,
+                to_mode="legacy",
+                to_percent=None,
+                reason=f"kill switch: {why}",
+                actor=who,
+            )
+        )
+    return KillSwitchResult(state, tuple(flips))
+
+
+def release_kill_switch(store: Store, *, reason: str, actor: str | None = None) -> KillSwitchResult:
+    """Release the switch; routes stay where they are until people flip them forward."""
+    return KillSwitchResult(_set(store, False, _reason(reason), actor or default_actor()))

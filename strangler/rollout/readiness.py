@@ -1,0 +1,272 @@
+"""Readiness: whether a route's evidence allows the next flip (a pure function).
+
+The verdict is computed from plain values: the route's traffic over a recent window
+(:class:`WindowStats`, summed from the store's per-minute aggregates by
+:mod:`strangler.rollout.evidence`) and the newest parity-test, load-test and
+data-verification results stored for the route. Each condition says what was measured and
+what was needed, so a refused flip can print exactly why::
+
+    >>> from strangler.config import ReadinessThresholds
+    >>> stats = WindowStats(compared=500, mismatched=20, legacy_requests=500,
+    ...                     new_requests=500, legacy_p99_ms=80.0, new_p99_ms=90.0)
+    >>> verdict = assess("GET /orgs/{slug}", stats, {}, ReadinessThresholds())
+    >>> verdict.ready, verdict.blockers
+    (False, ('parity: 96.00% of 500 compared requests agree (needs >= 99.00%)',))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from strangler.config import ReadinessThresholds
+from strangler.store import Evidence
+
+__all__ = ["EVIDENCE_KINDS", "Condition", "Readiness", "WindowStats", "assess"]
+
+EVIDENCE_KINDS: dict[str, str] = {
+    "parity": "parity tests",
+    "load": "load test",
+    "data": "data verification",
+}
+"""Stored evidence kinds and the name their condition carries."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """A route's traffic over the readiness window (both sides, shadow verdicts, latency)."""
+
+    compared: int = 0
+    matched: int = 0
+    noise: int = 0
+    mismatched: int = 0
+    legacy_requests: int = 0
+    legacy_errors: int = 0
+    new_requests: int = 0
+    new_errors: int = 0
+    legacy_p99_ms: float | None = None
+    new_p99_ms: float | None = None
+
+    @property
+    def parity(self) -> float | None:
+        """Share of compared requests that agree; learned noise counts as agreeing."""
+        if self.compared <= 0:
+            return None
+        return (self.compared - self.mismatched) / self.compared
+
+    @property
+    def legacy_error_rate(self) -> float | None:
+        return self.legacy_errors / self.legacy_requests if self.legacy_requests else None
+
+    @property
+    def new_error_rate(self) -> float | None:
+        return self.new_errors / self.new_requests if self.new_requests else None
+
+    @property
+    def p99_ratio(self) -> float | None:
+        if not self.legacy_p99_ms or self.new_p99_ms is None:
+            return None
+        return self.new_p99_ms / self.legacy_p99_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "compared": self.compared,
+            "matched": self.matched,
+            "noise": self.noise,
+            "mismatched": self.mismatched,
+            "parity": self.parity,
+            "legacy": {
+                "requests": self.legacy_requests,
+                "errors": self.legacy_errors,
+                "error_rate": self.legacy_error_rate,
+                "p99_ms": self.legacy_p99_ms,
+            },
+            "new": {
+                "requests": self.new_requests,
+                "errors": self.new_errors,
+                "error_rate": self.new_error_rate,
+                "p99_ms": self.new_p99_ms,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One readiness condition: what was measured against which threshold."""
+
+    name: str
+    passed: bool
+    measured: str
+    threshold: str
+
+    def describe(self) -> str:
+        """``'parity: 96.00% of 500 compared requests agree (needs >= 99.00%)'``."""
+        return f"{self.name}: {self.measured} (needs {self.threshold})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "measured": self.measured,
+            "threshold": self.threshold,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """A route's verdict: ready when every condition passed."""
+
+    route: str
+    conditions: tuple[Condition, ...]
+    stats: WindowStats = field(default_factory=WindowStats)
+    window: float = 3600.0
+
+    @property
+    def ready(self) -> bool:
+        return all(c.passed for c in self.conditions)
+
+    @property
+    def blockers(self) -> tuple[str, ...]:
+        """Each unmet condition, with its measured value and threshold."""
+        return tuple(c.describe() for c in self.conditions if not c.passed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "ready": self.ready,
+            "window_seconds": self.window,
+            "blockers": list(self.blockers),
+            "conditions": [c.to_json() for c in self.conditions],
+            "stats": self.stats.to_json(),
+        }
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g}d"
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def assess(
+    route: str,
+    stats: WindowStats,
+    evidence: Mapping[str, Evidence | None],
+    thresholds: ReadinessThresholds,
+    now: datetime | None = None,
+) -> Readiness:
+    """The readiness verdict of ``route``.
+
+    ``evidence`` maps a kind (``parity``, ``load``, ``data``) to its newest stored result,
+    or None. A kind never recorded is skipped unless ``thresholds.require`` names it.
+    With ``min_compared: 0`` a route without traffic passes the traffic conditions.
+    """
+    t = thresholds
+    now = now or datetime.now(UTC)
+    need_data = t.min_compared > 0
+    out: list[Condition] = []
+
+    out.append(
+        Condition(
+            "sample",
+            stats.compared >= t.min_compared,
+            f"{stats.compared} compared requests in the last {_span(t.window)}",
+            f">= {t.min_compared}",
+        )
+    )
+
+    parity = stats.parity
+    out.append(
+        Condition(
+            "parity",
+            parity >= t.min_parity if parity is not None else not need_data,
+            f"{_pct(parity)} of {stats.compared} compared requests agree"
+            if parity is not None
+            else "nothing compared yet",
+            f">= {_pct(t.min_parity)}",
+        )
+    )
+
+    new_rate, legacy_rate = stats.new_error_rate, stats.legacy_error_rate
+    if new_rate is None:
+        # In shadow mode new answers no client: its failures are status mismatches, which
+        # parity already judges; enough compared requests stand in for served ones.
+        shadowed = stats.compared > 0 and stats.compared >= t.min_compared
+        out.append(
+            Condition(
+                "errors",
+                shadowed or not need_data,
+                "new answered no client yet; its failures count as mismatches in parity"
+                if stats.compared
+                else "no request answered by new yet",
+                f"new <= legacy + {_pct(t.max_error_increase)}",
+            )
+        )
+    else:
+        base = legacy_rate or 0.0
+        out.append(
+            Condition(
+                "errors",
+                new_rate - base <= t.max_error_increase + 1e-12,
+                f"new fails {_pct(new_rate)} of {stats.new_requests}, legacy {_pct(base)}",
+                f"new <= legacy + {_pct(t.max_error_increase)}",
+            )
+        )
+
+    ratio = stats.p99_ratio
+    if ratio is None:
+        out.append(
+            Condition("latency", not need_data, "p99 latency not measured on both sides", "both")
+        )
+    else:
+        out.append(
+            Condition(
+                "latency",
+                ratio <= t.max_p99_ratio + 1e-12,
+                f"p99 new {stats.new_p99_ms:.1f} ms / legacy {stats.legacy_p99_ms:.1f} ms"
+                f" = {ratio:.2f}x",
+                f"<= {t.max_p99_ratio:g}x",
+            )
+        )
+
+    for kind, name in EVIDENCE_KINDS.items():
+        result = evidence.get(kind)
+        if result is None:
+            if kind in t.require:
+                out.append(Condition(name, False, "none recorded", "a passing result"))
+            continue
+        age = (now - result.at).total_seconds()
+        when = f"{result.at:%Y-%m-%d %H:%M} UTC"
+        label = f" ({result.subject})" if result.subject else ""
+        if not result.passed:
+            out.append(Condition(name, False, f"failed at {when}{label}", "a passing result"))
+        elif t.evidence_max_age is not None and age > t.evidence_max_age:
+            out.append(
+                Condition(
+                    name,
+                    False,
+                    f"passed at {when}{label}, {_ago(age)} ago",
+                    f"a result younger than {_span(t.evidence_max_age)}",
+                )
+            )
+        else:
+            out.append(Condition(name, True, f"passed at {when}{label}", "a passing result"))
+
+    return Readiness(route=route, conditions=tuple(out), stats=stats, window=t.window)

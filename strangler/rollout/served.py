@@ -1,0 +1,208 @@
+"""Record the traffic each side served into the store, from the proxy's own counters.
+
+Every ``interval`` seconds the recorder reads the proxy's Prometheus registry (in memory),
+takes the difference with its previous reading, and adds it to this process's rows of
+``traffic_minutes`` for the current minute, in a worker thread. Nothing happens per
+request; a store that is down only delays the rows (the differences are kept, bounded,
+and written with the next successful flush)::
+
+    >>> recorder = TrafficRecorder(store, proxy.metrics.registry)     # doctest: +SKIP
+    >>> proxy.on_startup.append(recorder.start)                       # doctest: +SKIP
+    >>> proxy.on_shutdown.append(recorder.stop)                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from strangler._errors import StranglerError
+from strangler.metrics import LATENCY_BUCKETS
+from strangler.rollout.monitor import read_counters
+from strangler.rollout.rollback import RouteCounters, SideCounters
+from strangler.store import Store
+from strangler.store.traffic_models import TrafficMinuteRow
+
+__all__ = ["TrafficDelta", "TrafficRecorder", "bucket_counts"]
+
+log = logging.getLogger("strangler.served")
+
+MAX_PENDING = 20_000
+"""Rows kept for a later flush while the store is down; beyond this the oldest are lost."""
+
+
+def _instance() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def bucket_counts(buckets: tuple[tuple[float, float], ...]) -> list[int]:
+    """Cumulative Prometheus buckets -> per-bucket counts over ``LATENCY_BUCKETS`` + above."""
+    cumulative = dict(buckets)
+    out: list[int] = []
+    below = 0.0
+    for le in (*LATENCY_BUCKETS, float("inf")):
+        upto = cumulative.get(le, below)
+        out.append(max(0, round(upto - below)))
+        below = max(below, upto)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficDelta:
+    """What one side of one route did since the previous reading."""
+
+    route: str
+    side: str
+    served: int
+    requests: int
+    errors: int
+    latency: tuple[int, ...]
+
+    @classmethod
+    def of(cls, route: str, side: str, c: SideCounters) -> TrafficDelta:
+        return cls(
+            route,
+            side,
+            round(c.served),
+            round(c.requests),
+            round(c.errors),
+            tuple(bucket_counts(c.buckets)),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.served or self.requests or self.errors)
+
+
+def deltas(
+    now: Mapping[str, RouteCounters], before: Mapping[str, RouteCounters]
+) -> list[TrafficDelta]:
+    """The non-empty per-side differences between two readings."""
+    out: list[TrafficDelta] = []
+    for route, counters in sorted(now.items()):
+        diff = counters.minus(before.get(route, RouteCounters()))
+        for side, c in (("legacy", diff.legacy), ("new", diff.new)):
+            delta = TrafficDelta.of(route, side, c)
+            if delta:
+                out.append(delta)
+    return out
+
+
+class TrafficRecorder:
+    """Adds the proxy's served traffic to the store, one batch per ``interval``."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: CollectorRegistry,
+        *,
+        interval: float = 10.0,
+        instance: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.interval = interval
+        self.instance = (instance or _instance())[:64]
+        self.clock = clock
+        self._last: dict[str, RouteCounters] = {}
+        self._pending: dict[tuple[str, datetime, str], TrafficDelta] = {}
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="strangler-traffic")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(self.flush)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await asyncio.to_thread(self.flush)
+
+    def flush(self) -> bool:
+        """Read the counters and write what changed; False when the store refused it."""
+        with self._lock:
+            current = read_counters(self.registry)
+            minute = self.clock().replace(second=0, microsecond=0)
+            for d in deltas(current, self._last):
+                key = (d.route, minute, d.side)
+                self._pending[key] = _merge(self._pending.get(key), d)
+            self._last = current
+            while len(self._pending) > MAX_PENDING:
+                self._pending.pop(next(iter(self._pending)))
+            if not self._pending:
+                return True
+            try:
+                self._write(self._pending)
+            except StranglerError as exc:
+                log.warning("traffic not recorded yet (%s); will retry", exc)
+                return False
+            self._pending.clear()
+            return True
+
+    def _write(self, rows: Mapping[tuple[str, datetime, str], TrafficDelta]) -> None:
+        with self.store.session() as s:
+            for (route, minute, side), d in rows.items():
+                row = s.scalars(
+                    select(TrafficMinuteRow).where(
+                        TrafficMinuteRow.route == route,
+                        TrafficMinuteRow.minute == minute,
+                        TrafficMinuteRow.instance == self.instance,
+                        TrafficMinuteRow.side == side,
+                    )
+                ).first()
+                if row is None:
+                    s.add(
+                        TrafficMinuteRow(
+                            route=route,
+                            minute=minute,
+                            instance=self.instance,
+                            side=side,
+                            served=d.served,
+                            requests=d.requests,
+                            errors=d.errors,
+                            latency=list(d.latency),
+                        )
+                    )
+                    continue
+                row.served += d.served
+                row.requests += d.requests
+                row.errors += d.errors
+                row.latency = [a + b for a, b in zip(_pad(row.latency), d.latency, strict=True)]
+
+
+def _pad(values: list[int] | None) -> list[int]:
+    size = len(LATENCY_BUCKETS) + 1
+    got = [int(v) for v in (values or [])][:size]
+    return got + [0] * (size - len(got))
+
+
+def _merge(a: TrafficDelta | None, b: TrafficDelta) -> TrafficDelta:
+    if a is None:
+        return b
+    return TrafficDelta(
+        b.route,
+        b.side,
+        a.served + b.served,
+        a.requests + b.requests,
+        a.errors + b.errors,
+        tuple(x + y for x, y in zip(a.latency, b.latency, strict=True)),
+    )

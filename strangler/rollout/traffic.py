@@ -1,0 +1,194 @@
+"""Reads the store's per-minute aggregates for readiness and progress.
+
+Two sources, both written off the hot path:
+
+- ``shadow_minutes`` (the shadow recorder): compared requests and their verdicts, and the
+  latency of both sides on the same requests;
+- ``traffic_minutes`` (:mod:`strangler.rollout.served`): answers each side served to
+  clients, attempts, errors, latency.
+
+Readiness sums a route's minutes over its window into a :class:`WindowStats`; progress
+sums the answers served by each side into totals and a daily trend.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from shadow.histogram import LatencyHistogram
+from strangler.metrics import LATENCY_BUCKETS
+from strangler.rollout.readiness import WindowStats
+from strangler.rollout.rollback import p99_from_buckets
+from strangler.store import Store
+from strangler.store.shadow_models import ShadowMinuteRow
+from strangler.store.traffic_models import TrafficMinuteRow
+
+__all__ = ["SideTotals", "TrafficPoint", "served_totals", "served_trend", "window_stats"]
+
+
+@dataclass(frozen=True, slots=True)
+class SideTotals:
+    """Answers served to clients by each side."""
+
+    legacy: int = 0
+    new: int = 0
+
+    @property
+    def share_new(self) -> float | None:
+        total = self.legacy + self.new
+        return self.new / total if total else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPoint:
+    """Answers served by each side in one period starting at ``start``."""
+
+    start: datetime
+    legacy: int
+    new: int
+
+    @property
+    def share_new(self) -> float | None:
+        return SideTotals(self.legacy, self.new).share_new
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "legacy": self.legacy,
+            "new": self.new,
+            "share_new": self.share_new,
+        }
+
+
+@dataclass
+class _Acc:
+    compared: int = 0
+    matched: int = 0
+    noise: int = 0
+    mismatched: int = 0
+    shadow_ms: dict[str, LatencyHistogram] = field(
+        default_factory=lambda: {"legacy": LatencyHistogram(), "new": LatencyHistogram()}
+    )
+    requests: dict[str, int] = field(default_factory=lambda: {"legacy": 0, "new": 0})
+    errors: dict[str, int] = field(default_factory=lambda: {"legacy": 0, "new": 0})
+    served_s: dict[str, list[int]] = field(
+        default_factory=lambda: {s: [0] * (len(LATENCY_BUCKETS) + 1) for s in ("legacy", "new")}
+    )
+
+    def p99_ms(self, side: str) -> float | None:
+        """Prefer the shadow pairs (both sides timed on the same requests)."""
+        pairs = self.shadow_ms
+        if pairs["legacy"].count and pairs["new"].count:
+            return pairs[side].percentile(99)
+        counts = self.served_s[side]
+        bounds = (*LATENCY_BUCKETS, float("inf"))
+        cumulative, total = [], 0
+        for le, n in zip(bounds, counts, strict=True):
+            total += n
+            cumulative.append((le, float(total)))
+        seconds = p99_from_buckets(cumulative)
+        return None if seconds is None else seconds * 1000
+
+    def stats(self) -> WindowStats:
+        return WindowStats(
+            compared=self.compared,
+            matched=self.matched,
+            noise=self.noise,
+            mismatched=self.mismatched,
+            legacy_requests=self.requests["legacy"],
+            legacy_errors=self.errors["legacy"],
+            new_requests=self.requests["new"],
+            new_errors=self.errors["new"],
+            legacy_p99_ms=self.p99_ms("legacy"),
+            new_p99_ms=self.p99_ms("new"),
+        )
+
+
+def _floor(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def window_stats(
+    store: Store, since: datetime, until: datetime, routes: Collection[str] | None = None
+) -> dict[str, WindowStats]:
+    """Each route's (or each of ``routes``') traffic from the minute of ``since`` to ``until``."""
+    acc: dict[str, _Acc] = defaultdict(_Acc)
+    lo = _floor(since)
+    shadow_where = [ShadowMinuteRow.minute >= lo, ShadowMinuteRow.minute <= until]
+    served_where = [TrafficMinuteRow.minute >= lo, TrafficMinuteRow.minute <= until]
+    if routes is not None:
+        shadow_where.append(ShadowMinuteRow.route.in_(sorted(routes)))
+        served_where.append(TrafficMinuteRow.route.in_(sorted(routes)))
+    with store.session() as s:
+        shadow = s.execute(
+            select(
+                ShadowMinuteRow.route,
+                ShadowMinuteRow.compared,
+                ShadowMinuteRow.matched,
+                ShadowMinuteRow.noise,
+                ShadowMinuteRow.mismatch_status
+                + ShadowMinuteRow.mismatch_schema
+                + ShadowMinuteRow.mismatch_value
+                + ShadowMinuteRow.mismatch_added,
+                ShadowMinuteRow.legacy_ms,
+                ShadowMinuteRow.new_ms,
+            ).where(*shadow_where)
+        ).all()
+        served = s.execute(
+            select(
+                TrafficMinuteRow.route,
+                TrafficMinuteRow.side,
+                TrafficMinuteRow.requests,
+                TrafficMinuteRow.errors,
+                TrafficMinuteRow.latency,
+            ).where(*served_where)
+        ).all()
+    for route, compared, matched, noise, mismatched, legacy_ms, new_ms in shadow:
+        a = acc[route]
+        a.compared += compared or 0
+        a.matched += matched or 0
+        a.noise += noise or 0
+        a.mismatched += mismatched or 0
+        a.shadow_ms["legacy"].merge(legacy_ms or [])
+        a.shadow_ms["new"].merge(new_ms or [])
+    for route, side, requests, errors, latency in served:
+        if side not in ("legacy", "new"):
+            continue
+        a = acc[route]
+        a.requests[side] += requests or 0
+        a.errors[side] += errors or 0
+        counts = a.served_s[side]
+        for i, n in enumerate(list(latency or [])[: len(counts)]):
+            counts[i] += int(n)
+    return {route: a.stats() for route, a in acc.items()}
+
+
+def served_totals(store: Store, since: datetime, until: datetime) -> SideTotals:
+    """Answers served by legacy and by new, all routes, from ``since`` to ``until``."""
+    with store.session() as s:
+        rows = s.execute(
+            select(TrafficMinuteRow.side, func.sum(TrafficMinuteRow.served))
+            .where(TrafficMinuteRow.minute >= _floor(since), TrafficMinuteRow.minute <= until)
+            .group_by(TrafficMinuteRow.side)
+        ).all()
+    by_side = {side: int(total or 0) for side, total in rows}
+    return SideTotals(by_side.get("legacy", 0), by_side.get("new", 0))
+
+
+def served_trend(store: Store, since: datetime, until: datetime) -> list[TrafficPoint]:
+    """One point per day (UTC) with traffic from ``since`` to ``until``, oldest first."""
+    day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    points: list[TrafficPoint] = []
+    while day <= until:
+        end = day + timedelta(days=1)
+        totals = served_totals(store, day, min(end - timedelta(microseconds=1), until))
+        if totals.legacy or totals.new:
+            points.append(TrafficPoint(day, totals.legacy, totals.new))
+        day = end
+    return points

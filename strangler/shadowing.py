@@ -1,0 +1,180 @@
+"""Wire shadow traffic into a proxy: runner, backends, recorder, metrics.
+
+``create_app`` calls :func:`attach_shadow` once; it sets ``proxy.shadow_sink`` to the
+runner, starts the recorder's writer thread on startup and drains both on shutdown::
+
+    proxy = Proxy(config)
+    runner = attach_shadow(proxy, config, store)
+
+Shadow calls go through the proxy's own backend pools with the route's shadow timeout
+(``shadow.timeout``); an answer is read up to ``shadow.body_cap`` bytes. A timeout is a
+drop (counted in ``strangler_shadow_dropped_total{reason="timeout"}``), never a wait.
+
+Metrics added to the proxy's registry: ``strangler_shadow_verdicts_total{route,outcome,
+severity}`` (read by the rollback monitor) and ``strangler_shadow_lost_total{reason}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from time import perf_counter
+from typing import Any
+
+from prometheus_client import Counter
+
+from shadow.exchange import CapturedRequest, CapturedResponse
+from shadow.noise import RouteNoise
+from shadow.redact import Redactor
+from shadow.rules import Rules, route_rules
+from shadow.runner import Caller, RouteShadow, RunnerSettings, ShadowResult, ShadowRunner
+from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
+from strangler.backends import UpstreamRequest
+from strangler.config import Config, Timeouts
+from strangler.proxy import HOP_BY_HOP, Proxy
+from strangler.recorder import Recorder, load_noise
+from strangler.store import Store
+
+__all__ = ["attach_shadow", "route_plan"]
+
+log = logging.getLogger("strangler.shadow")
+
+
+def route_plan(config: Config, route: str) -> RouteShadow:
+    """The runner's plan for a route: settings, compiled rules, redactor, noise statistics."""
+    try:
+        rc = config.route(route)
+    except (RouteError, ValueError):
+        rc = None  # the catch-all, or a route that left the config
+    settings = config.route_shadow(rc) if rc is not None else config.shadow
+    rules = route_rules(config.rules, rc.rules if rc is not None else Rules())
+    return RouteShadow(
+        route=route,
+        settings=RunnerSettings(
+            timeout=settings.timeout,
+            writes=settings.writes,
+            max_in_flight=settings.max_in_flight,
+            body_cap=settings.body_cap,
+            noise_sample=settings.noise_sample,
+        ),
+        rules=rules,
+        redactor=Redactor(rules.rules.redact),
+        noise=RouteNoise(),
+    )
+
+
+def _caller(proxy: Proxy, config: Config) -> Caller:
+    hop = {h.decode("latin-1") for h in HOP_BY_HOP}
+
+    async def call(side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
+        backend = proxy.backends[side]
+        plan_timeout = route_plan_timeout(request.route)
+        base = getattr(config, side if side != "new_sandbox" else "new_sandbox")
+        connect = min(base.timeouts.connect if base else 2.0, plan_timeout)
+        timeouts = Timeouts(connect=connect, read=plan_timeout, total=plan_timeout)
+        target = request.path + (f"?{request.query}" if request.query else "")
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        t0 = perf_counter()
+        try:
+            resp = await backend.send(
+                UpstreamRequest(request.method, target, headers, request.body or b""),
+                timeouts=timeouts,
+                route=request.route,
+            )
+            body: bytearray | None = bytearray()
+            try:
+                async for chunk in resp.stream():
+                    if body is not None:
+                        body += chunk
+                        if len(body) > body_cap:
+                            body = None  # over the cap: not compared, keep draining
+            finally:
+                await resp.aclose()
+        except UpstreamTimeout as err:
+            raise TimeoutError(str(err)) from err
+        except UpstreamError as err:
+            elapsed = (perf_counter() - t0) * 1000.0
+            return CapturedResponse(0, (), b"", elapsed, error=f"{err.kind}: {err.detail}")
+        elapsed = (perf_counter() - t0) * 1000.0
+        names = tuple(
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in resp.headers
+            if k.decode("latin-1") not in hop
+        )
+        return CapturedResponse(
+            resp.status, names, bytes(body) if body is not None else None, elapsed
+        )
+
+    timeouts: dict[str, float] = {}
+
+    def route_plan_timeout(route: str) -> float:
+        found = timeouts.get(route)
+        if found is None:
+            try:
+                rc = config.route(route)
+            except (RouteError, ValueError):
+                rc = None
+            found = timeouts[route] = (
+                config.route_shadow(rc) if rc is not None else config.shadow
+            ).timeout
+        return found
+
+    return call
+
+
+def attach_shadow(
+    proxy: Proxy, config: Config, store: Store | None, *, recorder: Recorder | None = None
+) -> ShadowRunner:
+    """Make ``proxy`` shadow its routes; returns the runner (``runner.sink`` is the recorder)."""
+    lost = Counter(
+        "strangler_shadow_lost",
+        "Shadow results that could not be recorded (queue full, store unavailable)",
+        ["reason"],
+        registry=proxy.metrics.registry,
+    )
+    verdicts = Counter(
+        "strangler_shadow_verdicts",
+        "Shadowed requests by outcome (match, noise, mismatch, not_compared) and severity",
+        ["route", "outcome", "severity"],
+        registry=proxy.metrics.registry,
+    )
+    children: dict[tuple[str, str, str], Any] = {}
+
+    def count(result: ShadowResult) -> None:
+        severity = result.verdict.severity
+        key = (result.route, result.verdict.outcome, severity.label if severity else "")
+        child = children.get(key)
+        if child is None:
+            child = children[key] = verdicts.labels(*key)
+        child.inc()
+
+    rec = recorder or Recorder(
+        store,
+        on_lost=lambda reason, n: lost.labels(reason).inc(n),
+        on_drop=proxy.metrics.dropped,
+        on_record=count,
+    )
+    runner = ShadowRunner(
+        _caller(proxy, config),
+        lambda route: route_plan(config, route),
+        rec,
+        max_in_flight=config.shadow.max_in_flight,
+        sides=frozenset(proxy.backends),
+    )
+    proxy.shadow_sink = runner.submit
+
+    async def start() -> None:
+        rec.start()
+        if store is not None:
+            try:
+                runner.seed(await asyncio.to_thread(load_noise, store))
+            except StoreError as exc:  # keep serving; noise is learned again from scratch
+                log.warning("learned noise not loaded: %s", exc)
+
+    async def stop() -> None:
+        await runner.aclose()
+        await asyncio.to_thread(rec.stop)
+
+    proxy.on_startup.append(start)
+    proxy.on_shutdown.insert(0, stop)
+    return runner

@@ -1,0 +1,125 @@
+"""Redaction: headers, JSON fields, card numbers, IBANs, query strings, bodies."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from shadow import CapturedRequest, CapturedResponse, Difference, Redactor, RedactRules
+from shadow.redact import REDACTED, is_iban, luhn_valid
+
+CARD = "4111 1111 1111 1111"
+IBAN = "GB82 WEST 1234 5698 7654 32"
+
+
+def test_luhn_and_iban_checksums() -> None:
+    assert luhn_valid("4111111111111111")
+    assert luhn_valid("378282246310005")
+    assert not luhn_valid("4111111111111112")
+    assert is_iban("GB82WEST12345698765432")
+    assert is_iban("DE89 3704 0044 0532 0130 00")
+    assert not is_iban("GB82WEST12345698765433")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"pay with {CARD} now", f"pay with {REDACTED} now"),
+        ("pay with 4111-1111-1111-1111", f"pay with {REDACTED}"),
+        ("amex 378282246310005.", f"amex {REDACTED}."),
+        ("order 4111111111111112", "order 4111111111111112"),  # not Luhn-valid
+        ("phone 0612345678", "phone 0612345678"),  # too short
+        (f"to {IBAN} OK", f"to {REDACTED} OK"),
+        ("ref GB82 WEST 1234 5698 7654 33", "ref GB82 WEST 1234 5698 7654 33"),
+    ],
+)
+def test_text(text: str, expected: str) -> None:
+    assert Redactor().text(text) == expected
+
+
+def test_secret_headers_default_and_configured() -> None:
+    r = Redactor(RedactRules(headers=("X-Session",)))
+    headers = (
+        ("authorization", "Bearer s3cret"),
+        ("cookie", "sid=abc"),
+        ("x-api-key", "k"),
+        ("x-github-token", "t"),
+        ("x-session", "s"),
+        ("accept", "application/json"),
+    )
+    out = dict(r.headers(headers))
+    assert out.pop("accept") == "application/json"
+    assert set(out.values()) == {REDACTED}
+
+
+def test_json_fields_by_name_at_any_depth_and_by_path() -> None:
+    r = Redactor(RedactRules(fields=("Email", "$.card.holder")))
+    doc = {
+        "password": "hunter2",
+        "user": {"email": "a@b.c", "api_key": "k", "name": "Ann"},
+        "card": {"number": CARD, "holder": "ANN", "cvv": "123"},
+        "pan": 4111111111111111,
+        "notes": [f"iban {IBAN}"],
+    }
+    out = r.json(doc)
+    assert out == {
+        "password": REDACTED,
+        "user": {"email": REDACTED, "api_key": REDACTED, "name": "Ann"},
+        "card": {"number": REDACTED, "holder": REDACTED, "cvv": REDACTED},
+        "pan": REDACTED,
+        "notes": [f"iban {REDACTED}"],
+    }
+    assert doc["password"] == "hunter2"  # the input is not changed
+
+
+def test_query_strings() -> None:
+    r = Redactor(RedactRules(fields=("sig",)))
+    out = r.query(f"q=a&token=t0k&sig=abc&card={CARD.replace(' ', '')}")
+    assert "t0k" not in out
+    assert "abc" not in out
+    assert "4111" not in out
+    assert out.startswith("q=a&")
+
+
+def test_requests_and_responses_with_encoded_bodies() -> None:
+    r = Redactor()
+    body = orjson.dumps({"password": "hunter2", "card": CARD})
+    request = CapturedRequest(
+        "POST",
+        "/pay",
+        "api_key=zzz",
+        (("content-type", "application/json"), ("authorization", "Basic eA==")),
+        body,
+    )
+    out = r.request(request)
+    assert b"hunter2" not in (out.body or b"")
+    assert b"4111" not in (out.body or b"")
+    assert "zzz" not in out.query
+    assert dict(out.headers)["authorization"] == REDACTED
+    response = CapturedResponse(
+        200,
+        (("content-type", "text/plain"), ("content-encoding", "gzip"), ("set-cookie", "sid=1")),
+        gzip.compress(f"charged {CARD}".encode()),
+    )
+    red = r.response(response)
+    assert red.body == f"charged {REDACTED}".encode()
+    assert "content-encoding" not in dict(red.headers)
+    assert dict(red.headers)["set-cookie"] == REDACTED
+
+
+def test_form_bodies_and_differences() -> None:
+    r = Redactor()
+    form = CapturedRequest(
+        "POST",
+        "/login",
+        "",
+        (("content-type", "application/x-www-form-urlencoded"),),
+        b"user=ann&password=hunter2",
+    )
+    assert b"hunter2" not in (r.request(form).body or b"")
+    d = r.difference(Difference("$.user.password", "value", "a", "b", "$.user.password"))
+    assert (d.legacy, d.new) == (REDACTED, REDACTED)
+    d = r.difference(Difference("$.note", "value", f"card {CARD}", "none", "$.note"))
+    assert d.legacy == f"card {REDACTED}"
