@@ -219,13 +219,16 @@ class Demo:
 
     def readiness(self) -> list[dict[str, Any]]:
         with self.narrator.step("Readiness of each route for its next flip"):
-            deadline = time.monotonic() + 6  # shadow verdicts reach the store in batches
+            # Shadow verdicts reach the store in batches: read until the count settles.
+            deadline = time.monotonic() + 15
+            previous = -1
             while True:
                 code, text = self.strangler("ready", "--json", quiet=True)
                 verdicts: list[dict[str, Any]] = json.loads(text) if code in (0, 1) else []
                 compared = sum(v.get("stats", {}).get("compared", 0) for v in verdicts)
-                if compared or time.monotonic() > deadline:
+                if (compared and compared == previous) or time.monotonic() > deadline:
                     break
+                previous = compared
                 time.sleep(1)
             table = Table("route", "ready", "compared", "first blocker")
             for v in verdicts:
@@ -242,38 +245,48 @@ class Demo:
     def flips(self, readiness: list[dict[str, Any]], catalogue: Catalogue) -> None:
         with self.narrator.step("Flip what is ready: canary (sticky by X-User-Id), then new"):
             ready = [v["route"] for v in readiness if v["ready"] and v["route"].startswith("GET ")]
-            force: list[str] = []
-            if not ready:
-                ready, force = [SAFE_ROUTE], ["--force"]
-                self.narrator.note(
-                    f"nothing is ready yet: forcing {SAFE_ROUTE} (the audit log records it)"
+            forced: set[str] = set()
+            if SAFE_ROUTE not in ready:
+                # On a busy machine a few dozen requests can miss a latency or sample
+                # threshold; the demo still shows a canary on this route, said openly.
+                blockers = next(
+                    (v.get("blockers") for v in readiness if v["route"] == SAFE_ROUTE), None
                 )
+                why = f" ({blockers[0]})" if blockers else ""
+                self.narrator.note(
+                    f"{SAFE_ROUTE} is not ready{why}: forcing it, and the audit log records it"
+                )
+                ready.insert(0, SAFE_ROUTE)
+                forced.add(SAFE_ROUTE)
             canary = []
             for route in ready:
+                force = ["--force"] if route in forced else []
                 code, _ = self.strangler(
                     "flip", route, "--to", "canary", "--percent", "50", *force,
                     "--reason", "half of the users, sticky by X-User-Id",
                 )  # fmt: skip
                 if code == 0:
                     canary.append(route)
+            if SAFE_ROUTE not in canary:
+                raise DemoFailed(f"the flip of {SAFE_ROUTE} to canary was refused")
             time.sleep(1.5)  # the proxy polls the store every second
-            if SAFE_ROUTE in canary:
-                self._show_canary_split(catalogue)
+            self._show_canary_split(catalogue)
             self.console.print("  more traffic while the canary runs (both sides still compared)")
             summary = send_traffic(
                 self.urls["proxy"], catalogue, requests=self.requests, purchases=0, seed=3
             )
             self.console.print(f"  {summary.total} requests, {summary.failed} failed")
             for route in canary:
+                force = ["--force"] if route in forced else []
                 code, _ = self.strangler(
                     "flip", route, "--to", "new", *force, "--reason", "canary clean"
                 )
                 if code == 0:
                     self.narrator.ok(f"{route} is on new")
+                    if route == SAFE_ROUTE:
+                        self._wait_served_by_new(catalogue)
                 else:
                     self.narrator.note(f"{route} stays in canary: the canary showed why (above)")
-            if SAFE_ROUTE in canary:
-                self._wait_served_by_new(catalogue)
             code, _ = self.strangler(
                 "flip", BUGGY_ROUTE, "--to", "canary", "--percent", "10", "--reason", "try it"
             )
