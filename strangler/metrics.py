@@ -19,7 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
@@ -86,6 +86,10 @@ class ProxyMetrics:
     - ``strangler_shadow_dropped_total{route,reason}``: shadow calls not made (over the
       body cap, too many in flight...), counted by the shadow runner
     - ``strangler_request_seconds{route,side}``: time to the end of the response
+    - ``strangler_websocket_sessions_total{route,mode,side,outcome}``: WebSocket handshakes
+      by how they ended (``accepted``, ``refused`` by the backend, ``error``: the backend
+      could not be reached or cannot serve WebSockets; ``side`` is the backend asked)
+    - ``strangler_websocket_open{route,side}``: WebSocket sessions relayed right now
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -108,6 +112,18 @@ class ProxyMetrics:
             "strangler_shadow_dropped",
             "Shadow calls not made",
             ["route", "reason"],
+            registry=self.registry,
+        )
+        self.websocket_sessions = Counter(
+            "strangler_websocket_sessions",
+            "WebSocket handshakes, by how they ended",
+            ["route", "mode", "side", "outcome"],
+            registry=self.registry,
+        )
+        self.websocket_open = Gauge(
+            "strangler_websocket_open",
+            "WebSocket sessions relayed right now",
+            ["route", "side"],
             registry=self.registry,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -140,6 +156,16 @@ class ProxyMetrics:
     def dropped(self, route: str, reason: str) -> None:
         """Count a shadow call that was not made (for the shadow runner)."""
         self._child(self.shadow_dropped, route, reason).inc()
+
+    def websocket_session(self, route: str, mode: str, side: str, outcome: str) -> None:
+        """Count one WebSocket handshake: ``accepted``, ``refused`` or ``error``."""
+        self._child(self.websocket_sessions, route, mode, side, outcome).inc()
+
+    def websocket_opened(self, route: str, side: str) -> None:
+        self._child(self.websocket_open, route, side).inc()
+
+    def websocket_closed(self, route: str, side: str) -> None:
+        self._child(self.websocket_open, route, side).dec()
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of one sample (0.0 if never counted); handy in tests and the CLI."""

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from strangler._errors import UpstreamError, UpstreamTimeout
-from strangler._types import ASGIApp, Message
+from strangler._types import ASGIApp, Message, Receive, Scope, Send
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
 from strangler.config import Timeouts
 
@@ -56,6 +56,18 @@ class ASGIBackend:
 
     def __repr__(self) -> str:
         return f"ASGIBackend({self.name!r}, {self.description!r})"
+
+    @property
+    def is_wsgi(self) -> bool:
+        """True for a WSGI app behind a2wsgi: it cannot serve WebSockets."""
+        return self._wsgi is not None
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand a WebSocket session to the app as it is (its lifespan ``state`` added).
+
+        The proxy calls this for an ASGI app only (see :attr:`is_wsgi`).
+        """
+        await self.app({**scope, "state": dict(self._state)}, receive, send)
 
     async def start(self) -> None:
         """Run the app's lifespan startup (apps without lifespan support are fine)."""

@@ -32,6 +32,7 @@ from strangler.metrics import ProxyMetrics
 from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
 from strangler.proxy._headers import HeaderPolicy
 from strangler.proxy._server import ProxyHTTPProtocol
+from strangler.proxy._websocket import WebSocketRelay
 from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
 
 __all__ = ["SERVER_SETTINGS", "Hook", "Proxy", "ServerSettings", "ShadowSink"]
@@ -105,6 +106,7 @@ class Proxy:
         self._timeouts["new"] = config.new.timeouts
         if config.new_sandbox is not None:
             self._timeouts["new_sandbox"] = config.new_sandbox.timeouts
+        self._websockets = WebSocketRelay(self._timeouts, self._policy, self.metrics)
         self._started = False
         self._closed = False
         self._lock: asyncio.Lock | None = None
@@ -160,7 +162,7 @@ class Proxy:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1003})
+            await self._websocket(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -275,6 +277,22 @@ class Proxy:
                 copy,
                 elapsed,
             )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: routed as a ``GET`` of its path, then relayed."""
+        if not self._started:
+            await self.startup()
+        route = self._table.route_for("GET", scope["path"])
+        client = scope.get("client")
+        peer = client[0] if client else None
+        scheme = "https" if scope.get("scheme") == "wss" else "http"
+        fwd = self._policy.request(scope["headers"], peer, scheme)
+        key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
+        forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
+        decision = forced or decide(route, key, self._rand)
+        await self._websockets.serve(
+            scope, receive, send, route, decision, fwd.headers, self.backends
+        )
 
     async def _forward(
         self,
