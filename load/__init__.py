@@ -9,10 +9,15 @@ imports it. See docs/load-testing.md.
 
 from __future__ import annotations
 
-from load.gate import GateResult, RouteVerdict, judge, judge_route
-from load.results import Progress, RouteResult, TargetResult, generator_warnings
-from load.run import RunSpec, Target, WorkerWait, resolve_target, run_load, run_worker
-from load.scenario import LoadRequest, RouteLoad, Scenario, from_corpus, from_routes
+from typing import TYPE_CHECKING
+
+from strangler._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from load.gate import GateResult, RouteVerdict, judge, judge_route
+    from load.results import Progress, RouteResult, TargetResult, generator_warnings
+    from load.run import RunSpec, Target, WorkerWait, resolve_target, run_load, run_worker
+    from load.scenario import LoadRequest, RouteLoad, Scenario, from_corpus, from_routes
 
 __all__ = [
     "GateResult",
@@ -35,3 +40,14 @@ __all__ = [
     "run_load",
     "run_worker",
 ]
+
+# Loaded on first use: `strangler.commands` imports this package for every `strangler` command.
+lazy_package(
+    __name__,
+    {
+        "load.gate": ("GateResult", "RouteVerdict", "judge", "judge_route"),
+        "load.results": ("Progress", "RouteResult", "TargetResult", "generator_warnings"),
+        "load.run": ("RunSpec", "Target", "WorkerWait", "resolve_target", "run_load", "run_worker"),
+        "load.scenario": ("LoadRequest", "RouteLoad", "Scenario", "from_corpus", "from_routes"),
+    },
+)

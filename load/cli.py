@@ -9,24 +9,22 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from load import results as _results
-from load.evidence import record_gate
-from load.gate import judge
-from load.html_report import to_html
-from load.locustfile import write_locustfile
-from load.report import LoadReport, print_report, to_markdown
-from load.run import RunSpec, WorkerWait, resolve_target, run_load, run_worker
-from load.scenario import Scenario, from_corpus, from_routes
-from shadow.corpus import read_corpus
 from strangler._errors import ConfigError
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
-from strangler.config import Config, LoadSettings, load_config, parse_duration
+
+if TYPE_CHECKING:
+    from load.results import TargetResult
+    from load.run import RunSpec
+    from load.scenario import Scenario
+    from strangler.config import Config, LoadSettings
+
+# Everything else is imported by the command itself: `strangler.commands` loads this module
+# for every `strangler` command, and the gate's statistics pull in numpy.
 
 __all__ = ["build_scenario", "load", "register"]
 
@@ -37,6 +35,9 @@ def build_scenario(
     config: Config, corpus: Path | None = None, route: str | None = None
 ) -> Scenario:
     """The scenario from a corpus file or the route table, optionally one route only."""
+    from load.scenario import from_corpus, from_routes
+    from shadow.corpus import read_corpus
+
     if corpus is not None:
         try:
             scenario = from_corpus(read_corpus(corpus), config, name=str(corpus))
@@ -55,6 +56,8 @@ def build_scenario(
 def _settings(
     config: Config, users: int | None, spawn_rate: float | None, duration: str | None
 ) -> LoadSettings:
+    from strangler.config import parse_duration
+
     update: dict[str, object] = {}
     if users is not None:
         if users < 1:
@@ -75,7 +78,12 @@ def _settings(
     return config.load.model_copy(update=update)
 
 
-def _progress_runner(spec: RunSpec, console: Console) -> list[_results.TargetResult]:
+def _progress_runner(spec: RunSpec, console: Console) -> list[TargetResult]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from load import results as _results
+    from load.run import WorkerWait, run_load
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -157,6 +165,15 @@ def load(
     ] = 60.0,
 ) -> int:
     """Run a load test; with --target both, judge new against legacy (the load gate)."""
+    from load import results as _results
+    from load.evidence import record_gate
+    from load.gate import judge
+    from load.html_report import to_html
+    from load.locustfile import write_locustfile
+    from load.report import LoadReport, print_report, to_markdown
+    from load.run import RunSpec, resolve_target, run_worker
+    from strangler.config import load_config
+
     cfg = load_config(config)
     settings = _settings(cfg, users, spawn_rate, duration)
     scenario = build_scenario(cfg, corpus, route)

@@ -8,12 +8,24 @@ thin shells over these functions.
 
 from __future__ import annotations
 
-from migrations.backfill import DryRun, Progress, backfill, dry_run, next_batch_size, throttle_pause
-from migrations.contract import require_verified
-from migrations.mapping import Databases, Mapping, Transform, load_mapping, open_databases
-from migrations.records import Chunk, Job, JobLog, VerificationRecord
-from migrations.upsert import upsert_rows, upsert_statement
-from migrations.verify import RowDiff, Verification, verify
+from typing import TYPE_CHECKING
+
+from strangler._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from migrations.backfill import (
+        DryRun,
+        Progress,
+        backfill,
+        dry_run,
+        next_batch_size,
+        throttle_pause,
+    )
+    from migrations.contract import require_verified
+    from migrations.mapping import Databases, Mapping, Transform, load_mapping, open_databases
+    from migrations.records import Chunk, Job, JobLog, VerificationRecord
+    from migrations.upsert import upsert_rows, upsert_statement
+    from migrations.verify import RowDiff, Verification, verify
 
 __all__ = [
     "Chunk",
@@ -38,3 +50,29 @@ __all__ = [
     "upsert_statement",
     "verify",
 ]
+
+# Loaded on first use: `strangler.commands` imports this package for every `strangler` command.
+lazy_package(
+    __name__,
+    {
+        "migrations.backfill": (
+            "DryRun",
+            "Progress",
+            "backfill",
+            "dry_run",
+            "next_batch_size",
+            "throttle_pause",
+        ),
+        "migrations.contract": ("require_verified",),
+        "migrations.mapping": (
+            "Databases",
+            "Mapping",
+            "Transform",
+            "load_mapping",
+            "open_databases",
+        ),
+        "migrations.records": ("Chunk", "Job", "JobLog", "VerificationRecord"),
+        "migrations.upsert": ("upsert_rows", "upsert_statement"),
+        "migrations.verify": ("RowDiff", "Verification", "verify"),
+    },
+)

@@ -9,30 +9,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import (
-    Progress as Bar,
-)
 from rich.table import Table as RichTable
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
-from strangler.config import Config, load_config
-from strangler.store import Store
 
-from .backfill import Progress, backfill, dry_run
-from .mapping import Databases, Mapping, load_mapping, open_databases
-from .records import Job, JobLog
-from .verify import verify
+if TYPE_CHECKING:
+    from rich.progress import TextColumn
+
+    from strangler.config import Config
+    from strangler.store import Store
+
+    from .backfill import Progress
+    from .mapping import Databases, Mapping
+    from .records import Job
+
+# The kit itself (SQLAlchemy, the store) is imported by each command: `strangler.commands`
+# loads this module for every `strangler` command, `--help` included.
 
 __all__ = ["register"]
 
@@ -41,6 +37,11 @@ MappingArg = Annotated[str, typer.Argument(help="the mapping's name in the confi
 
 @contextmanager
 def _opened(config: ConfigOption, name: str) -> Iterator[tuple[Config, Mapping, Databases, Store]]:
+    from strangler.config import load_config
+    from strangler.store import Store
+
+    from .mapping import load_mapping, open_databases
+
     cfg = load_config(config)
     mapping = load_mapping(cfg, name)
     dbs = open_databases(cfg)
@@ -54,6 +55,8 @@ def _opened(config: ConfigOption, name: str) -> Iterator[tuple[Config, Mapping, 
 
 
 def _rate_column() -> TextColumn:
+    from rich.progress import TextColumn
+
     return TextColumn("{task.fields[rate]:>9} rows/s")
 
 
@@ -79,6 +82,17 @@ def backfill_cmd(
     ] = None,
 ) -> int:
     """Copy a mapping's legacy rows into the new table (resumes an interrupted run)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    from .backfill import backfill, dry_run
+
     console = Console()
     with _opened(config, mapping) as (_cfg, m, dbs, store):
         if dry:
@@ -153,6 +167,8 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> int:
     """Prove the new table matches the mapped legacy rows; list what does not."""
+    from .verify import verify
+
     console = Console()
     with _opened(config, mapping) as (_cfg, m, dbs, store):
         result = verify(m, dbs, store, sample=sample, repair=repair)
@@ -188,6 +204,11 @@ def verify_cmd(
 
 def jobs_cmd(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> int:
     """List backfill jobs and their states, newest first."""
+    from strangler.config import load_config
+    from strangler.store import Store
+
+    from .records import JobLog
+
     cfg = load_config(config)
     store = Store(cfg.store)
     try:
@@ -222,6 +243,11 @@ def throttle_cmd(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> int:
     """Change the throttle of a running backfill (applies from its next batch)."""
+    from strangler.config import load_config
+    from strangler.store import Store
+
+    from .records import JobLog
+
     cfg = load_config(config)
     store = Store(cfg.store)
     try:

@@ -13,15 +13,19 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from parity_tests.record import RecordReport, import_har, record_listen
 from strangler._errors import ConfigError
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
-from strangler.config import load_config, parse_duration
+
+if TYPE_CHECKING:
+    from parity_tests.record import RecordReport
+
+# Recording and replay (the proxy, the shadow engine, the config models) are imported by each
+# command: `strangler.commands` loads this module for every `strangler` command.
 
 __all__ = ["register"]
 
@@ -44,6 +48,8 @@ def _done(report: RecordReport) -> int:
 def _duration(value: str | None, option: str) -> float | None:
     if value is None:
         return None
+    from strangler.config import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -87,6 +93,9 @@ def record(
         raise ConfigError(
             "record", "--listen and --from-store" if listen else "neither", "exactly one of them"
         )
+    from parity_tests.record import record_listen
+    from strangler.config import load_config
+
     cfg = load_config(config)
     if from_store:
         from parity_tests.from_store import record_from_store
@@ -129,6 +138,9 @@ def import_har_cmd(
     seed: SeedOption = None,
 ) -> int:
     """Convert a HAR file into a corpus (redacted, de-duplicated, routes matched)."""
+    from parity_tests.record import import_har
+    from strangler.config import load_config
+
     cfg = load_config(config) if config is not None else None
     return _done(
         import_har(
@@ -151,6 +163,8 @@ def parity(
 ) -> int:
     """Replay a corpus against the config's legacy and new (runs the pytest plugin)."""
     import pytest
+
+    from strangler.config import load_config
 
     load_config(config)  # a bad config is one clear line here, not a pytest usage error
     args = [

@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 import orjson
-from deepdiff import DeepDiff
 
 from shadow.normalise import normalise
 from shadow.rules import CompiledRules
@@ -52,6 +51,8 @@ def explain(
     a, b = normalise(a, rules), normalise(b, rules)
     if a == b:
         return []
+    from deepdiff import DeepDiff  # ~0.3 s to import (numpy): paid only to explain a mismatch
+
     text = DeepDiff(a, b, verbose_level=1, max_diffs=max_lines * 4).pretty()
     lines = [line for line in str(text).splitlines() if line.strip()]
     if len(lines) > max_lines:

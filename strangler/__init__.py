@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from strangler._errors import (
     ConfigError,
     FlipRefused,
@@ -15,7 +17,10 @@ from strangler._errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from strangler.config import Config, load_config
+from strangler._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from strangler.config import Config, load_config
 
 __all__ = [
     "Config",
@@ -35,3 +40,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The config models (pydantic) load on first use: `import strangler.cli` stays cheap.
+lazy_package(__name__, {"strangler.config": ("Config", "load_config")})

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
-from strangler.config import config_schema, load_config
 
 
 def check(config: ConfigOption = DEFAULT_CONFIG) -> int:
     """Validate a config file; every problem names the file, key, value and what was expected."""
+    from rich.console import Console
+
+    from strangler.config import load_config
+
     cfg = load_config(config)
     modes: dict[str, int] = {}
     for r in cfg.routes:
@@ -30,6 +32,8 @@ def schema(
     ] = None,
 ) -> int:
     """Print the JSON Schema of the config file (for editor completion)."""
+    from strangler.config import config_schema
+
     text = json.dumps(config_schema(), indent=2, sort_keys=True)
     if output is None:
         typer.echo(text)

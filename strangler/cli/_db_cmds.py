@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
-from strangler.config import load_config
-from strangler.store import schema
 
 db_app = typer.Typer(help="Manage the store's schema (Alembic).", no_args_is_help=True)
 
@@ -18,7 +16,11 @@ UrlOption = Annotated[
 
 
 def _url(config: ConfigOption, url: str | None) -> str:
-    return url or load_config(config).store
+    if url:
+        return url
+    from strangler.config import load_config
+
+    return load_config(config).store
 
 
 @db_app.command("upgrade")
@@ -28,6 +30,8 @@ def upgrade(
     url: UrlOption = None,
 ) -> int:
     """Upgrade the store's schema (default: to the newest revision)."""
+    from strangler.store import schema
+
     target = _url(config, url)
     schema.upgrade(target, revision)
     typer.echo(f"store at revision {schema.current_revision(target)}")
@@ -41,6 +45,8 @@ def downgrade(
     url: UrlOption = None,
 ) -> int:
     """Downgrade the store's schema to a revision ('base' drops every table)."""
+    from strangler.store import schema
+
     target = _url(config, url)
     schema.downgrade(target, revision)
     typer.echo(f"store at revision {schema.current_revision(target) or 'base'}")
@@ -50,6 +56,8 @@ def downgrade(
 @db_app.command("current")
 def current(config: ConfigOption = DEFAULT_CONFIG, url: UrlOption = None) -> int:
     """Show the store's schema revision and the newest one."""
+    from strangler.store import schema
+
     target = _url(config, url)
     typer.echo(
         f"current: {schema.current_revision(target) or 'base'} (head: {schema.head_revision()})"

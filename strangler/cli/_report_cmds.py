@@ -9,9 +9,7 @@ import typer
 
 from strangler._errors import ConfigError
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
-from strangler.config import load_config
-from strangler.control import open_store
-from strangler.report import FORMATS, build_report, parse_since, render
+from strangler.report.render import FORMATS
 
 
 def report(
@@ -29,6 +27,10 @@ def report(
 ) -> int:
     """What shadow traffic found, per route: match rate, noise, mismatches by severity,
     top differing fields with an example, latency legacy vs new, suggested rules."""
+    from strangler.config import load_config
+    from strangler.control import open_store
+    from strangler.report import build_report, parse_since, render
+
     if fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"one of {', '.join(FORMATS)}")
     window = parse_since(since)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,12 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
-from strangler.config import load_config
-from strangler.control import format_percent, open_store
-from strangler.rollout.evidence import readiness_of
-from strangler.rollout.killswitch import engage_kill_switch, release_kill_switch
-from strangler.rollout.progress import Progress, migration_progress
-from strangler.rollout.readiness import Readiness
+
+if TYPE_CHECKING:
+    from strangler.rollout.progress import Progress
+    from strangler.rollout.readiness import Readiness
 
 
 def _console() -> Console:
@@ -47,6 +45,10 @@ def ready(
 
     Example: strangler ready -c strangler.yaml --route "GET /orgs/{slug}"
     """
+    from strangler.config import load_config
+    from strangler.control import open_store
+    from strangler.rollout.evidence import readiness_of
+
     cfg = load_config(config)
     store = open_store(cfg)
     try:
@@ -85,6 +87,10 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
 
     Example: strangler status -c strangler.yaml --json
     """
+    from strangler.config import load_config
+    from strangler.control import open_store
+    from strangler.rollout.progress import migration_progress
+
     cfg = load_config(config)
     store = open_store(cfg)
     try:
@@ -99,6 +105,8 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
 
 
 def _print_status(console: Console, p: Progress) -> None:
+    from strangler.control import format_percent
+
     done = f"{p.done}/{p.total} routes on new" if p.total else "no routes declared"
     console.print(f"[bold]{done}[/]", markup=True)
     console.print(
@@ -148,6 +156,10 @@ def kill_switch(
 
     Example: strangler kill-switch on --reason "incident 42: double charges"
     """
+    from strangler.config import load_config
+    from strangler.control import open_store
+    from strangler.rollout.killswitch import engage_kill_switch, release_kill_switch
+
     cfg = load_config(config)
     store = open_store(cfg)
     try:

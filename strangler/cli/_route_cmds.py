@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from strangler._modes import MODES
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
-from strangler.config import MODES, Config, canonical_route, load_config
-from strangler.control import (
-    RoutesOverview,
-    build_overview,
-    flip_route,
-    flip_to_json,
-    format_percent,
-    open_store,
-    parse_percent,
-    routes_overview,
-)
-from strangler.store import Flip, Store, current_revision
+
+if TYPE_CHECKING:
+    from strangler.config import Config
+    from strangler.control import RoutesOverview
+    from strangler.store import Flip
 
 
 def _console() -> Console:
@@ -39,6 +33,8 @@ def _when(at: datetime) -> str:
 
 
 def _mode(mode: str, percent: Any) -> str:
+    from strangler.control import format_percent
+
     return f"{mode} {format_percent(percent)}" if mode == "canary" else mode
 
 
@@ -69,6 +65,9 @@ def flip(
 
     Example: strangler flip "GET /orgs/{slug}" --to canary --percent 5 --reason "first users"
     """
+    from strangler.config import load_config
+    from strangler.control import flip_route, flip_to_json, open_store, parse_percent
+
     cfg = load_config(config)
     store = open_store(cfg)
     try:
@@ -93,6 +92,9 @@ def flip(
 
 def load_overview(cfg: Config) -> RoutesOverview:
     """The routes' live state; a store without a schema yet has no flips (nothing is created)."""
+    from strangler.control import build_overview, routes_overview
+    from strangler.store import Store, current_revision
+
     if current_revision(cfg.store) is None:
         return build_overview(cfg, 0, {}, {})
     store = Store(cfg.store)
@@ -125,6 +127,8 @@ def print_routes(console: Console, overview: RoutesOverview) -> None:
 
 def routes(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> int:
     """Every route with its live mode, percent, sticky key and last flip."""
+    from strangler.config import load_config
+
     overview = load_overview(load_config(config))
     if as_json:
         _print_json(overview.to_json())
@@ -144,6 +148,10 @@ def history(
     as_json: JsonOption = False,
 ) -> int:
     """The flip audit log, newest first: who, when, from, to, percent, why."""
+    from strangler.config import canonical_route, load_config
+    from strangler.control import flip_to_json
+    from strangler.store import Store, current_revision
+
     cfg = load_config(config)
     key = None
     if route is not None:

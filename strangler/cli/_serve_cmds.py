@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
 from strangler.cli._route_cmds import load_overview, print_routes
-from strangler.config import load_config
-from strangler.control import open_store
-from strangler.proxy import SERVER_SETTINGS
-from strangler.proxy._app import ServerSettings
+
+if TYPE_CHECKING:
+    from strangler.proxy._app import ServerSettings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -41,6 +40,9 @@ def serve(
     import uvicorn
 
     from strangler.app import CONFIG_ENV, create_app
+    from strangler.config import load_config
+    from strangler.control import open_store
+    from strangler.proxy import SERVER_SETTINGS
 
     level = log_level.lower()
     if level not in LOG_LEVELS:

@@ -8,16 +8,21 @@
 
 from __future__ import annotations
 
-from strangler.report.build import (
-    Example,
-    FieldReport,
-    Latency,
-    RouteReport,
-    ShadowReport,
-    build_report,
-    parse_since,
-)
-from strangler.report.render import FORMATS, render, report_to_json
+from typing import TYPE_CHECKING
+
+from strangler._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from strangler.report.build import (
+        Example,
+        FieldReport,
+        Latency,
+        RouteReport,
+        ShadowReport,
+        build_report,
+        parse_since,
+    )
+    from strangler.report.render import FORMATS, render, report_to_json
 
 __all__ = [
     "FORMATS",
@@ -31,3 +36,20 @@ __all__ = [
     "render",
     "report_to_json",
 ]
+
+# Loaded on first use: `strangler report --help` needs FORMATS, not the store's queries.
+lazy_package(
+    __name__,
+    {
+        "strangler.report.build": (
+            "Example",
+            "FieldReport",
+            "Latency",
+            "RouteReport",
+            "ShadowReport",
+            "build_report",
+            "parse_since",
+        ),
+        "strangler.report.render": ("FORMATS", "render", "report_to_json"),
+    },
+)

@@ -12,15 +12,19 @@ import io
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
 from strangler._errors import ConfigError
-from strangler.report.build import RouteReport, ShadowReport
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from strangler.report.build import RouteReport, ShadowReport
 
 __all__ = ["FORMATS", "RENDERERS", "render", "report_to_json"]
 
@@ -178,19 +182,25 @@ def _md(report: ShadowReport) -> str:
     return "\n".join([*lines, ""])
 
 
-_ENV = Environment(
-    loader=PackageLoader("strangler.report", "templates"),
-    autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["ms"] = _ms
-_ENV.filters["pct"] = _pct
-_ENV.filters["counts"] = _counts
+@cache
+def _environment() -> jinja2.Environment:
+    """The HTML templates (jinja2 is imported here: only ``--format html`` needs it)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("strangler.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ms"] = _ms
+    env.filters["pct"] = _pct
+    env.filters["counts"] = _counts
+    return env
 
 
 def _html(report: ShadowReport) -> str:
-    return _ENV.get_template("report.html.j2").render(report=report)
+    return _environment().get_template("report.html.j2").render(report=report)
 
 
 RENDERERS: dict[str, Callable[[ShadowReport], str]] = {

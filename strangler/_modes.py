@@ -1,0 +1,12 @@
+"""The modes of a route, in lifecycle order, importable without the config models.
+
+``strangler flip --help`` lists them; importing :mod:`strangler.config` for that would load
+pydantic and build every config model before the help is shown. :data:`strangler.config.MODES`
+is the same tuple (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MODES"]
+
+MODES: tuple[str, ...] = ("legacy", "shadow", "canary", "new", "retired")
