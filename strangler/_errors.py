@@ -7,6 +7,7 @@
      ├── RouteError           a route named on the command line does not exist (.route)
      ├── UpstreamError        a backend could not answer (.backend, .route)
      │    ├── UpstreamConnectError
+     │    │    └── UpstreamTLSError
      │    └── UpstreamTimeout
      ├── StoreError           the store could not be read or written (.url)
      ├── FlipRefused          a flip was refused by its gates (.route, .blockers)
@@ -83,6 +84,9 @@ class UpstreamError(StranglerError):
     status_code = 502
     kind = "upstream_error"  # also the ``error`` field of the proxy's JSON answer
     request_sent_default = True
+    #: Whether the proxy's error answer carries ``detail`` (it may name internal hosts, so
+    #: only where the client needs it to tell a misconfiguration from an outage).
+    detail_in_answer = False
 
     def __init__(
         self, backend: str, route: str, detail: str, *, request_sent: bool | None = None
@@ -100,6 +104,14 @@ class UpstreamConnectError(UpstreamError):
     status_code = 502
     kind = "upstream_connect_error"
     request_sent_default = False
+
+
+class UpstreamTLSError(UpstreamConnectError):
+    """The TLS handshake with the backend failed (unknown CA, host name mismatch, client
+    certificate refused); ``detail`` says which, and the proxy's answer carries it."""
+
+    kind = "upstream_tls_error"
+    detail_in_answer = True
 
 
 class UpstreamTimeout(UpstreamError):

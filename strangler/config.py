@@ -30,6 +30,7 @@ from pydantic import (
 
 from shadow.rules import Rules
 from strangler._errors import ConfigError
+from strangler._tls import ca_file_problem, client_pair_problem
 
 __all__ = [
     "METHODS",
@@ -46,6 +47,7 @@ __all__ = [
     "RouteConfig",
     "ShadowSettings",
     "StickyKey",
+    "TLSConfig",
     "Timeouts",
     "canonical_route",
     "config_schema",
@@ -74,6 +76,96 @@ class Timeouts(_Frozen):
     total: float = Field(60.0, gt=0, description="seconds for the whole exchange")
 
 
+def _config_path(value: str, info: ValidationInfo) -> Path:
+    """``value`` as an absolute path: a relative one is taken from the config file's folder
+    (the ``base`` of the validation context), else from the working directory."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        base = (info.context or {}).get("base")
+        path = Path(base) / path if base is not None else Path.cwd() / path
+    return path.resolve()
+
+
+class TLSConfig(_Frozen):
+    """TLS towards an https:// backend: which CAs to trust and the client certificate to show.
+
+    Paths are relative to the config file. ``ca_file`` replaces the system store (put public
+    CAs in the same bundle if the backend needs both)::
+
+    legacy:
+      target: https://legacy.internal:8443
+      tls:
+        ca_file: certs/internal-ca.pem
+        client_cert: certs/proxy.pem
+        client_key: certs/proxy.key
+    """
+
+    ca_file: str | None = Field(
+        None, description="PEM bundle of the CAs to trust, instead of the system store"
+    )
+    client_cert: str | None = Field(
+        None, description="PEM client certificate for mutual TLS (with client_key)"
+    )
+    client_key: str | None = Field(
+        None,
+        validate_default=True,
+        description="unencrypted PEM private key of client_cert (with client_cert)",
+    )
+    verify: bool = Field(
+        True, description="check the backend's certificate; false is logged as a warning"
+    )
+    server_hostname: str | None = Field(
+        None, description="name sent (SNI) and checked in the certificate, instead of the URL's"
+    )
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = _config_path(value, info)
+        problem = ca_file_problem(path)
+        if problem is not None:
+            raise ValueError(f"a readable PEM file of CA certificates ({problem})")
+        return str(path)
+
+    @field_validator("client_cert")
+    @classmethod
+    def _check_client_cert(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = _config_path(value, info)
+        problem = ca_file_problem(path)
+        if problem is not None:
+            raise ValueError(f"a readable PEM client certificate ({problem})")
+        return str(path)
+
+    @field_validator("client_key")
+    @classmethod
+    def _check_client_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "client_cert" not in info.data:
+            return value  # client_cert itself was wrong: that is the error reported
+        cert = info.data["client_cert"]
+        if value is None:
+            if cert is not None:
+                raise ValueError("the private key of client_cert: mutual TLS needs both")
+            return None
+        if cert is None:
+            raise ValueError("client_cert as well: mutual TLS needs both (or neither)")
+        path = _config_path(value, info)
+        found = client_pair_problem(Path(cert), path)
+        if found is not None:
+            raise ValueError(f"the unencrypted PEM private key of client_cert ({found[1]})")
+        return str(path)
+
+    @field_validator("server_hostname")
+    @classmethod
+    def _check_server_hostname(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.:*_-]+", value):
+            raise ValueError("a host name such as legacy.internal (no scheme, port or path)")
+        return value
+
+
 class BackendConfig(_Frozen):
     """Where requests go: a base URL or an in-process app given as ``module:attr``.
 
@@ -86,11 +178,25 @@ class BackendConfig(_Frozen):
     )
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(100, ge=1, description="pooled connections to this backend")
+    tls: TLSConfig | None = Field(
+        None, description="for an https:// target: trusted CAs, client certificate"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, data: Any) -> Any:
         return {"target": data} if isinstance(data, str) else data
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _check_tls(cls, value: Any, info: ValidationInfo) -> Any:
+        # before the TLS files are checked: for a plain backend they are beside the point
+        target = info.data.get("target")
+        if value is None or target is None or target.startswith("https://"):
+            return value
+        if target.startswith("http://"):
+            raise ValueError(f"no tls key: {target} is plain HTTP (tls is for https:// targets)")
+        raise ValueError(f"no tls key: {target} is an in-process app (no network, no TLS)")
 
     @field_validator("target")
     @classmethod
@@ -510,7 +616,7 @@ def parse_config(data: Any, *, source: str | None = None) -> Config:
         if rel and rel != ":memory:":
             data["store"] = f"sqlite:///{(base / rel).resolve()}"
     try:
-        cfg = Config.model_validate(data)
+        cfg = Config.model_validate(data, context={"base": base})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -13,10 +13,14 @@ implement
     )
     body = await resp.read()
     await backend.aclose()
+
+An ``https://`` backend trusts what its ``tls`` settings say; :func:`ssl_context` makes the
+same ``ssl.SSLContext`` for any other client (``httpx.Client(verify=ssl_context(cfg.tls))``).
 """
 
 from __future__ import annotations
 
+from strangler._tls import ssl_context
 from strangler.backends._base import Backend, RawHeaders, UpstreamRequest, UpstreamResponse
 from strangler.backends._build import build_backend, build_backends, load_app
 from strangler.backends._http import HTTPBackend
@@ -33,4 +37,5 @@ __all__ = [
     "build_backends",
     "is_asgi",
     "load_app",
+    "ssl_context",
 ]

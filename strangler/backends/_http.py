@@ -19,7 +19,12 @@ objects beyond the response. What a proxy needs, and nothing more:
 - a request on a pooled connection that the upstream had closed meanwhile is sent again
   on a fresh one, when nothing was answered and the method is idempotent.
 
-Errors are strangler's: :class:`~strangler.UpstreamConnectError` (nothing sent),
+An ``https://`` backend uses one :class:`ssl.SSLContext`, made by :func:`strangler._tls.ssl_context`
+from its ``tls`` settings at start (or at its first connection), and connects with the
+settings' ``server_hostname`` when one is given.
+
+Errors are strangler's: :class:`~strangler.UpstreamConnectError` (nothing sent; its
+:class:`~strangler._errors.UpstreamTLSError` when the TLS handshake failed, saying why),
 :class:`~strangler.UpstreamTimeout`, else :class:`~strangler.UpstreamError`.
 """
 
@@ -34,7 +39,13 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from strangler._errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from strangler._errors import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamTLSError,
+)
+from strangler._tls import handshake_problem, ssl_context
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
 from strangler.config import BackendConfig, Timeouts
 
@@ -75,6 +86,7 @@ class _Connection(asyncio.Protocol):
         self.done = False
         self.keep_alive = True
         self.answered = False  # some byte of the answer arrived
+        self.exchanges = 0
         self.error: UpstreamError | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.drain: asyncio.Future[None] | None = None
@@ -111,6 +123,18 @@ class _Connection(asyncio.Protocol):
             if exc is None and self.headers_done and self._until_eof():
                 self.done = True
                 self.keep_alive = False
+            elif isinstance(exc, ssl.SSLError):
+                # TLS 1.3 servers refuse a client certificate after the client's side of
+                # the handshake: the alert arrives here. On a first exchange with nothing
+                # answered, the server's TLS layer never handed the request on.
+                self.error = UpstreamTLSError(
+                    self.backend.name,
+                    self.route,
+                    handshake_problem(exc, backend=self.backend.name),
+                    request_sent=self.answered or self.exchanges > 1,
+                )
+            elif self.backend.tls and self.exchanges == 1 and not self.answered:
+                self.error = self.backend.refused_after_handshake(self.route)
             else:
                 what = "in the middle of the answer" if self.answered else "before an answer"
                 self.error = UpstreamError(
@@ -195,6 +219,7 @@ class _Connection(asyncio.Protocol):
             self.parser = httptools.HttpResponseParser(self)
             self.fresh_parser = False
         self.active = True
+        self.exchanges += 1
         self.route = route
         self.head = head
         self.status = 0
@@ -315,6 +340,7 @@ class HTTPBackend:
         self.base = config.target.rstrip("/")
         url = urlsplit(self.base)
         self._tls = url.scheme == "https"
+        self._server_hostname = config.tls.server_hostname if config.tls else None
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port or (443 if self._tls else 80)
         self._prefix = url.path.encode("latin-1")
@@ -338,6 +364,37 @@ class HTTPBackend:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._tls:
+            self.tls_context()
+
+    @property
+    def tls(self) -> bool:
+        """Whether this is an ``https://`` backend."""
+        return self._tls
+
+    @property
+    def server_hostname(self) -> str | None:
+        """The name to send (SNI) and check instead of the URL's host (``tls.server_hostname``)."""
+        return self._server_hostname
+
+    def refused_after_handshake(self, route: str) -> UpstreamTLSError:
+        """A new TLS connection closed with no answer: how servers refuse a client
+        certificate without saying why (Python's do, sending no alert)."""
+        key = f"{self.name}.tls"
+        if self.config.tls is not None and self.config.tls.client_cert is not None:
+            why = f"did it refuse our client certificate ({key}.client_cert)?"
+        else:
+            why = f"does it require a client certificate ({key}.client_cert and client_key)?"
+        detail = f"the backend closed a new TLS connection without answering: {why}"
+        # The request was written: whether the server read it is not known.
+        return UpstreamTLSError(self.name, route, detail, request_sent=True)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The backend's one TLS context, made on first use (``tls.verify: false`` warns);
+        other connections to this backend (WebSockets) take it from here."""
+        if self._ssl is None:
+            self._ssl = ssl_context(self.config.tls, backend=self.name)
+        return self._ssl
 
     async def aclose(self) -> None:
         self._closed = True
@@ -382,16 +439,22 @@ class HTTPBackend:
 
     async def _connect(self, t: Timeouts, route: str, deadline: float) -> _Connection:
         conn = _Connection(self)
-        tls = None
-        if self._tls:
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            tls = self._ssl
+        tls = self.tls_context() if self._tls else None
         try:
             async with asyncio.timeout_at(min(deadline, self.loop.time() + t.connect)):
-                await self.loop.create_connection(lambda: conn, self._host, self._port, ssl=tls)
+                await self.loop.create_connection(
+                    lambda: conn,
+                    self._host,
+                    self._port,
+                    ssl=tls,
+                    server_hostname=self._server_hostname if tls else None,
+                )
         except TimeoutError:
             raise UpstreamTimeout(self.name, route, "connect timeout", request_sent=False) from None
+        except ssl.SSLError as exc:  # before OSError: it is one
+            raise UpstreamTLSError(
+                self.name, route, handshake_problem(exc, backend=self.name)
+            ) from exc
         except OSError as exc:
             raise UpstreamConnectError(
                 self.name, route, f"cannot connect to {self.base} ({exc.strerror or exc})"

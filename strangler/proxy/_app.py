@@ -325,6 +325,8 @@ class Proxy:
                 return await self._forward(request, "legacy", route, None, body, send)
             log.warning("%s", err)
             payload = {"error": err.kind, "backend": err.backend, "route": route.key}
+            if err.detail_in_answer:
+                payload["detail"] = err.detail
             await self._reply(send, route, err.status_code, payload, method=request.method)
             return None
 

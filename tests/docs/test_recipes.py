@@ -38,6 +38,7 @@ def recipes(
         summary.parent,
         env={"GITHUB_STEP_SUMMARY": str(summary)},
     )
+    started["https-backends.md"] = start_recipe("https-backends.md", folder("https-backends.md"))
     started["distributed-load.md"] = start_recipe(
         "distributed-load.md", folder("distributed-load.md"), timeout=180
     )
@@ -89,6 +90,20 @@ def test_in_process_flask_recipe_shadows_then_splits_users(
     ]
     assert len(sides) == 6, run.explain()
     assert set(sides) == {"legacy", "new"}, run.explain()
+
+
+def test_https_recipe_reaches_legacy_over_mutual_tls_and_names_each_failure(
+    recipes: dict[str, Started | str],
+) -> None:
+    run = finished(recipes, "https-backends.md")
+    out = run.output
+    assert "strangler.yaml: OK" in out, run.explain()
+    assert '{"served_by": "legacy", "path": "/orgs/acme"}' in out, run.explain()
+    refused = next(line for line in out.splitlines() if "upstream_tls_error" in line)
+    assert '"backend":"legacy"' in refused, refused
+    assert "require a client certificate" in refused, refused
+    assert "typo.yaml: legacy.tls.client_key: got 'certs/proxy.key'" in out, run.explain()
+    assert "check exit 2" in out, run.explain()
 
 
 def test_postgresql_recipe_flips_reach_every_instance(recipes: dict[str, Started | str]) -> None:
