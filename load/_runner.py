@@ -29,7 +29,8 @@ from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 from locust.stats import StatsEntry
 
-from load._user import make_user_class
+from load._user import TLSChoice, make_user_class
+from strangler._tls import client_context, pin_server_hostname
 
 __all__ = ["main"]
 
@@ -218,6 +219,28 @@ def _wait_for_workers(
     return True
 
 
+def _tls_choices(settings: dict[str, dict[str, Any]]) -> dict[str, TLSChoice]:
+    """Per target URL: locust's ``insecure`` flag and a factory of the backend's TLS context,
+    the one the proxy uses (:func:`strangler._tls.client_context`)."""
+    out: dict[str, TLSChoice] = {}
+    for host, tls in settings.items():
+
+        def factory(*_: Any, _tls: dict[str, Any] = tls, **__: Any) -> Any:
+            # geventhttpclient offers its own CA bundle (cafile=...): the backend's trust wins
+            context = client_context(
+                ca_file=_tls["ca_file"],
+                client_cert=_tls["client_cert"],
+                client_key=_tls["client_key"],
+                verify=_tls["verify"],
+            )
+            if _tls["server_hostname"]:
+                pin_server_hostname(context, _tls["server_hostname"])
+            return context
+
+        out[host] = (not tls["verify"], factory)
+    return out
+
+
 def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
     """Run the spec; returns the process exit code."""
     user_class = make_user_class(
@@ -225,6 +248,7 @@ def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
         think_time=float(spec["think_time"]),
         request_timeout=float(spec["request_timeout"]),
         seed=spec.get("seed"),
+        tls=_tls_choices(spec.get("tls") or {}),
     )
     env = Environment(user_classes=[user_class], stop_timeout=0)
     recorder = Recorder(int(spec["sample_cap"]), spec.get("seed"))

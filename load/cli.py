@@ -171,7 +171,7 @@ def load(
     from load.html_report import to_html
     from load.locustfile import write_locustfile
     from load.report import LoadReport, print_report, to_markdown
-    from load.run import RunSpec, resolve_target, run_worker
+    from load.run import RunSpec, resolve_target, run_worker, trusted_targets
     from strangler.config import load_config
 
     cfg = load_config(config)
@@ -195,6 +195,12 @@ def load(
             request_timeout=settings.request_timeout,
         )
         out.print(f"wrote {path} ({len(scenario.routes)} routes): locust -f {path} --host URL")
+        tls = {"legacy": cfg.legacy.tls, "new": cfg.new.tls}.get(names[0])
+        if len(names) == 1 and tls is not None:
+            err.print(
+                f"note: the locustfile does not carry {names[0]}.tls: plain locust checks no "
+                "certificate and shows none (give ScenarioUser an ssl_context_factory)"
+            )
         return 0
 
     spec = RunSpec(
@@ -215,7 +221,8 @@ def load(
     )
     if worker:
         sent = run_worker(
-            replace(spec, role="worker"),
+            # the master names the target: trust both backends as configured here
+            replace(spec, role="worker", trust=trusted_targets(cfg)),
             lambda m: err.print(f"worker connected to master {m}"),
         )
         out.print(f"worker done: {sent} requests sent")

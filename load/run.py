@@ -14,6 +14,7 @@ deadline. Every run is bounded in time::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -28,9 +29,19 @@ from typing import Any, Literal
 from load.results import Progress, TargetResult
 from load.scenario import Scenario
 from strangler._errors import ConfigError, LoadError
-from strangler.config import Config
+from strangler.config import BackendConfig, Config, TLSConfig
 
-__all__ = ["RunSpec", "Target", "WorkerWait", "resolve_target", "run_load", "run_worker"]
+__all__ = [
+    "RunSpec",
+    "Target",
+    "WorkerWait",
+    "resolve_target",
+    "run_load",
+    "run_worker",
+    "trusted_targets",
+]
+
+log = logging.getLogger("strangler.tls")
 
 Role = Literal["local", "master", "worker"]
 TARGETS = ("legacy", "new", "proxy")
@@ -42,10 +53,15 @@ _DRAIN = 4.0  # a master waits for its workers' last reports after each target
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where the load goes: ``name`` (legacy, new, proxy) and its base URL."""
+    """Where the load goes: ``name`` (legacy, new, proxy) and its base URL.
+
+    ``tls`` is how an ``https://`` backend is trusted, as the proxy trusts it (its ``tls``
+    settings, or the system store); None leaves locust's own choice (the proxy target).
+    """
 
     name: str
     host: str
+    tls: TLSConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,9 @@ class RunSpec:
     expect_workers: int = 1
     worker_wait: float = 60.0
     progress_interval: float = 0.5
+    #: Backends whose TLS settings apply when load is sent to them, beyond ``targets``: a
+    #: worker learns its target from the master, so it is given both (see trusted_targets).
+    trust: tuple[Target, ...] = ()
 
     @property
     def hard_deadline(self) -> float:
@@ -91,6 +110,7 @@ class RunSpec:
         return {
             "scenario": self.scenario.to_json(),
             "targets": [{"name": t.name, "host": t.host} for t in self.targets],
+            "tls": {t.host: t.tls.model_dump() for t in (*self.trust, *self.targets) if t.tls},
             "users": self.users,
             "spawn_rate": self.spawn_rate,
             "duration": self.duration,
@@ -131,7 +151,28 @@ def resolve_target(
             f"(e.g. `uvicorn {backend.target}`) and set {name}: http://HOST:PORT",
             file=config.source,
         )
-    return Target(name, backend.target)
+    tls = _trust(backend)
+    _warn_unverified(name, tls)
+    return Target(name, backend.target, tls)
+
+
+def _trust(backend: BackendConfig) -> TLSConfig | None:
+    if not backend.target.startswith("https://"):
+        return None
+    return backend.tls or TLSConfig()
+
+
+def _warn_unverified(name: str, tls: TLSConfig | None) -> None:
+    if tls is not None and not tls.verify:
+        log.warning(
+            "%s.tls.verify is false: the load test does NOT check %s's certificate", name, name
+        )
+
+
+def trusted_targets(config: Config) -> tuple[Target, ...]:
+    """The configured ``https://`` backends with their TLS settings (for a worker's spec)."""
+    found = ((n, b) for n, b in (("legacy", config.legacy), ("new", config.new)))
+    return tuple(Target(n, b.target, _trust(b)) for n, b in found if _trust(b) is not None)
 
 
 EventCallback = Callable[[Progress | WorkerWait], None]
