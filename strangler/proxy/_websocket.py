@@ -41,7 +41,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
-from strangler._errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from strangler._errors import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamTLSError,
+)
+from strangler._tls import handshake_problem
 from strangler._types import Message, Receive, Scope, Send
 from strangler.backends import ASGIBackend, Backend, HTTPBackend
 from strangler.config import Timeouts
@@ -209,20 +215,12 @@ class WebSocketRelay:
         self._timeouts = timeouts
         self._policy = policy
         self._metrics = metrics
-        self._tls: dict[str, ssl.SSLContext] = {}
 
     def tls_context(self, backend: HTTPBackend) -> ssl.SSLContext:
-        """The TLS context for a ``wss://`` backend.
-
-        Hook: the system's trust store (host name checked) for now. When ``BackendConfig``
-        gains its ``tls`` settings (HTTPS backends behind a private CA, a client
-        certificate), make this context from them the way HTTPBackend does for HTTP, so a
-        backend the proxy trusts over HTTP is trusted, for the same reasons, over wss://.
-        """
-        context = self._tls.get(backend.name)
-        if context is None:
-            context = self._tls[backend.name] = ssl.create_default_context()
-        return context
+        """The TLS context for a ``wss://`` backend: the one its HTTP connections use (made
+        from its ``tls`` settings), so a backend the proxy trusts over HTTP is trusted, for
+        the same reasons, over wss://."""
+        return backend.tls_context()
 
     async def serve(
         self,
@@ -314,7 +312,7 @@ class WebSocketRelay:
                 url,
                 sock=sock,
                 ssl=self.tls_context(backend) if secure else None,
-                server_hostname=host if secure else None,
+                server_hostname=(backend.server_hostname or host) if secure else None,
                 additional_headers=[
                     (k.decode("latin-1"), v.decode("latin-1"))
                     for k, v in headers
@@ -333,6 +331,10 @@ class WebSocketRelay:
             raise UpstreamTimeout(
                 backend.name, route.key, "no answer to the WebSocket handshake within the timeout"
             ) from None
+        except ssl.SSLError as exc:  # before OSError: it is one
+            raise UpstreamTLSError(
+                backend.name, route.key, handshake_problem(exc, backend=backend.name)
+            ) from exc
         except (WebSocketException, OSError, ValueError) as exc:
             if isinstance(exc.__cause__, InvalidStatus):  # a redirect it would not follow
                 raise self._refused(backend, route, exc.__cause__) from None
@@ -520,7 +522,10 @@ class WebSocketRelay:
         else:
             log.warning("%s", err)
             status = err.status_code
-            body = orjson.dumps({"error": err.kind, "backend": err.backend, "route": route.key})
+            payload = {"error": err.kind, "backend": err.backend, "route": route.key}
+            if err.detail_in_answer:
+                payload["detail"] = err.detail
+            body = orjson.dumps(payload)
             headers = list(_JSON)
             self._metrics.websocket_session(route.key, route.mode, session.side, "error")
             self._metrics.request(route.key, route.mode, "proxy", status, 0.0)

@@ -3,6 +3,7 @@ real proxy: real uvicorn servers speaking TLS on 127.0.0.1, certificates made by
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -12,12 +13,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from strangler.backends import ssl_context
 from strangler.config import load_config, parse_config
 from strangler.proxy import SERVER_SETTINGS, Proxy
 from tests.conftest import LiveServer
 from tests.pki import PKI, Hello, make_pki, serve_https
+from tests.proxy.ws_sides import WsSide
 
 ROUTE = "GET /orgs/{slug}"
 
@@ -166,3 +170,32 @@ def test_relative_paths_are_taken_from_the_config_files_folder(
     # the same trust serves any httpx client (the helper every tool uses)
     with httpx.Client(verify=ssl_context(config.legacy.tls), timeout=30) as client:
         assert client.get(f"{url}/ping").json() == {"side": "legacy", "path": "/ping"}
+
+
+def test_websockets_to_a_wss_backend_use_the_same_trust(
+    serve: Callable[..., LiveServer], pki: PKI
+) -> None:
+    side = WsSide("legacy")
+    url = serve_https(serve, side.app, pki, require_client_cert=True)
+
+    def proxy_for(tls: dict[str, Any]) -> str:
+        legacy = {"target": url, "tls": tls}
+        config = parse_config({"legacy": legacy, "new": "http://127.0.0.1:9"})
+        return serve(Proxy(config), **SERVER_SETTINGS).url.replace("http://", "ws://")
+
+    trusted = proxy_for(_tls(pki, client=True))
+    with connect(f"{trusted}/ws/echo", open_timeout=30, close_timeout=30, proxy=None) as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=30) == "legacy:hi"
+
+    untrusted = proxy_for({})
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        connect(f"{untrusted}/ws/echo", open_timeout=30, proxy=None),
+    ):
+        pass
+    assert refused.value.response.status_code == 502
+    body = json.loads(refused.value.response.body or b"{}")
+    assert body["error"] == "upstream_tls_error"
+    assert "certificate verify failed" in body["detail"]
+    assert len(side.sessions) == 1  # the refused handshake never reached the app
