@@ -16,6 +16,7 @@ from strangler._errors import (
     UpstreamConnectError,
     UpstreamError,
     UpstreamTimeout,
+    UpstreamTLSError,
 )
 from strangler._lazy import lazy_package
 
@@ -34,6 +35,7 @@ __all__ = [
     "StranglerError",
     "UpstreamConnectError",
     "UpstreamError",
+    "UpstreamTLSError",
     "UpstreamTimeout",
     "__version__",
     "load_config",

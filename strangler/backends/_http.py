@@ -24,7 +24,7 @@ from its ``tls`` settings at start (or at its first connection), and connects wi
 settings' ``server_hostname`` when one is given.
 
 Errors are strangler's: :class:`~strangler.UpstreamConnectError` (nothing sent; its
-:class:`~strangler._errors.UpstreamTLSError` when the TLS handshake failed, saying why),
+:class:`~strangler.UpstreamTLSError` when the TLS handshake failed, saying why),
 :class:`~strangler.UpstreamTimeout`, else :class:`~strangler.UpstreamError`.
 """
 
