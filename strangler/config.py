@@ -30,10 +30,12 @@ from pydantic import (
 
 from shadow.rules import Rules
 from strangler._errors import ConfigError
+from strangler._modes import MODES
 from strangler._tls import ca_file_problem, client_pair_problem
 
 __all__ = [
     "METHODS",
+    "MODES",
     "AdminSettings",
     "BackendConfig",
     "Config",
@@ -57,7 +59,6 @@ __all__ = [
 ]
 
 Mode = Literal["legacy", "shadow", "canary", "new", "retired"]
-MODES: tuple[str, ...] = ("legacy", "shadow", "canary", "new", "retired")
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
