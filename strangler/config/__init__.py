@@ -19,8 +19,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -31,7 +29,8 @@ from pydantic import (
 from shadow.rules import Rules
 from strangler._errors import ConfigError
 from strangler._modes import MODES
-from strangler._tls import ca_file_problem, client_pair_problem
+from strangler.config._backends import BackendConfig, Timeouts, TLSConfig
+from strangler.config._base import Frozen
 
 __all__ = [
     "METHODS",
@@ -65,155 +64,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _TEMPLATE_PART = re.compile(r"^(?:[^{}]*|\{[A-Za-z_][A-Za-z0-9_]*(?::path)?\})$")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Timeouts(_Frozen):
-    """Seconds allowed to reach a backend, to wait between bytes, and for the whole answer."""
-
-    connect: float = Field(2.0, gt=0, description="seconds to open a connection")
-    read: float = Field(30.0, gt=0, description="seconds to wait for the next bytes")
-    total: float = Field(60.0, gt=0, description="seconds for the whole exchange")
-
-
-def _config_path(value: str, info: ValidationInfo) -> Path:
-    """``value`` as an absolute path: a relative one is taken from the config file's folder
-    (the ``base`` of the validation context), else from the working directory."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        base = (info.context or {}).get("base")
-        path = Path(base) / path if base is not None else Path.cwd() / path
-    return path.resolve()
-
-
-class TLSConfig(_Frozen):
-    """TLS towards an https:// backend: which CAs to trust and the client certificate to show.
-
-    Paths are relative to the config file. ``ca_file`` replaces the system store (put public
-    CAs in the same bundle if the backend needs both)::
-
-    legacy:
-      target: https://legacy.internal:8443
-      tls:
-        ca_file: certs/internal-ca.pem
-        client_cert: certs/proxy.pem
-        client_key: certs/proxy.key
-    """
-
-    ca_file: str | None = Field(
-        None, description="PEM bundle of the CAs to trust, instead of the system store"
-    )
-    client_cert: str | None = Field(
-        None, description="PEM client certificate for mutual TLS (with client_key)"
-    )
-    client_key: str | None = Field(
-        None,
-        validate_default=True,
-        description="unencrypted PEM private key of client_cert (with client_cert)",
-    )
-    verify: bool = Field(
-        True, description="check the backend's certificate; false is logged as a warning"
-    )
-    server_hostname: str | None = Field(
-        None, description="name sent (SNI) and checked in the certificate, instead of the URL's"
-    )
-
-    @field_validator("ca_file")
-    @classmethod
-    def _check_ca_file(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = _config_path(value, info)
-        problem = ca_file_problem(path)
-        if problem is not None:
-            raise ValueError(f"a readable PEM file of CA certificates ({problem})")
-        return str(path)
-
-    @field_validator("client_cert")
-    @classmethod
-    def _check_client_cert(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = _config_path(value, info)
-        problem = ca_file_problem(path)
-        if problem is not None:
-            raise ValueError(f"a readable PEM client certificate ({problem})")
-        return str(path)
-
-    @field_validator("client_key")
-    @classmethod
-    def _check_client_key(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if "client_cert" not in info.data:
-            return value  # client_cert itself was wrong: that is the error reported
-        cert = info.data["client_cert"]
-        if value is None:
-            if cert is not None:
-                raise ValueError("the private key of client_cert: mutual TLS needs both")
-            return None
-        if cert is None:
-            raise ValueError("client_cert as well: mutual TLS needs both (or neither)")
-        path = _config_path(value, info)
-        found = client_pair_problem(Path(cert), path)
-        if found is not None:
-            raise ValueError(f"the unencrypted PEM private key of client_cert ({found[1]})")
-        return str(path)
-
-    @field_validator("server_hostname")
-    @classmethod
-    def _check_server_hostname(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9.:*_-]+", value):
-            raise ValueError("a host name such as legacy.internal (no scheme, port or path)")
-        return value
-
-
-class BackendConfig(_Frozen):
-    """Where requests go: a base URL or an in-process app given as ``module:attr``.
-
-    A plain string is accepted: ``legacy: http://127.0.0.1:8001``.
-    """
-
-    target: str = Field(description="http(s) base URL, or 'package.module:attribute'")
-    interface: Literal["auto", "asgi", "wsgi"] = Field(
-        "auto", description="for an in-process app: ASGI or WSGI (auto guesses)"
-    )
-    timeouts: Timeouts = Timeouts()
-    max_connections: int = Field(100, ge=1, description="pooled connections to this backend")
-    tls: TLSConfig | None = Field(
-        None, description="for an https:// target: trusted CAs, client certificate"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data: Any) -> Any:
-        return {"target": data} if isinstance(data, str) else data
-
-    @field_validator("tls", mode="before")
-    @classmethod
-    def _check_tls(cls, value: Any, info: ValidationInfo) -> Any:
-        # before the TLS files are checked: for a plain backend they are beside the point
-        target = info.data.get("target")
-        if value is None or target is None or target.startswith("https://"):
-            return value
-        if target.startswith("http://"):
-            raise ValueError(f"no tls key: {target} is plain HTTP (tls is for https:// targets)")
-        raise ValueError(f"no tls key: {target} is an in-process app (no network, no TLS)")
-
-    @field_validator("target")
-    @classmethod
-    def _check_target(cls, value: str) -> str:
-        if value.startswith(("http://", "https://")):
-            return value.rstrip("/")
-        if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
-            return value
-        raise ValueError("an http(s):// URL or an in-process app as 'module:attribute'")
-
-    @property
-    def is_remote(self) -> bool:
-        return self.target.startswith(("http://", "https://"))
-
-
-class StickyKey(_Frozen):
+class StickyKey(Frozen):
     """What keeps a client on one side of a canary: ``header:NAME``, ``cookie:NAME``,
     ``query:NAME`` or ``client-ip``."""
 
@@ -238,7 +89,7 @@ class StickyKey(_Frozen):
         return self.source if self.source == "client-ip" else f"{self.source}:{self.name}"
 
 
-class ShadowSettings(_Frozen):
+class ShadowSettings(Frozen):
     """How a route's traffic is sent to the other side and compared."""
 
     reverse: bool = Field(False, description="in mode new, also call legacy and compare")
@@ -257,7 +108,7 @@ class ShadowSettings(_Frozen):
     )
 
 
-class RouteConfig(_Frozen):
+class RouteConfig(Frozen):
     """One endpoint: ``METHODS path-template`` with its initial mode."""
 
     route: str = Field(description="'GET /orgs/{slug}' or 'GET,HEAD /files/{rest:path}'")
@@ -329,7 +180,7 @@ class RouteConfig(_Frozen):
         return self.route.split(" ", 1)[1]
 
 
-class ProxySettings(_Frozen):
+class ProxySettings(Frozen):
     """The proxy's own limits and header policy."""
 
     max_body: int = Field(10 << 20, ge=0, description="largest request body accepted (413)")
@@ -350,7 +201,7 @@ class ProxySettings(_Frozen):
         return value
 
 
-class AdminSettings(_Frozen):
+class AdminSettings(Frozen):
     """The admin side: JSON API, dashboard, metrics; writes need the token."""
 
     host: str = Field("127.0.0.1", description="address the admin side binds")
@@ -362,7 +213,7 @@ class AdminSettings(_Frozen):
         return self.token or os.environ.get(self.token_env) or None
 
 
-class DatabaseSettings(_Frozen):
+class DatabaseSettings(Frozen):
     """The legacy and new application databases the data mappings copy between.
 
     Relative SQLite paths are resolved next to the config file by the data-migration kit.
@@ -388,7 +239,7 @@ def parse_duration(value: str | float) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
-class LoadSettings(_Frozen):
+class LoadSettings(Frozen):
     """Load tests and the cutover load gate (``strangler load``, package ``load``)."""
 
     users: int = Field(10, ge=1, description="simulated users (concurrent connections)")
@@ -423,7 +274,7 @@ class LoadSettings(_Frozen):
         return parse_duration(value) if isinstance(value, str) else value
 
 
-class ReadinessThresholds(_Frozen):
+class ReadinessThresholds(Frozen):
     """What a route must show before a flip sends more of its traffic to new."""
 
     window: float = Field(3600.0, gt=0, description="seconds of recent traffic judged ('1h')")
@@ -487,7 +338,7 @@ class ReadinessSettings(ReadinessThresholds):
         return ReadinessThresholds.model_validate({**base, **override})
 
 
-class RollbackSettings(_Frozen):
+class RollbackSettings(Frozen):
     """Automatic rollback of routes in canary or new (``rollback:``)."""
 
     enabled: bool = Field(True, description="the proxy sends a failing route back by itself")
@@ -513,7 +364,7 @@ class RollbackSettings(_Frozen):
         return parse_duration(value) if isinstance(value, str) else value
 
 
-class Config(_Frozen):
+class Config(Frozen):
     """The whole config file."""
 
     legacy: BackendConfig = Field(description="the old implementation: a URL or 'module:attr'")
