@@ -77,13 +77,19 @@ class ParityOptions:
         )
 
 
-def _backend_config(url: str, option: str) -> BackendConfig:
+def _backend_config(url: str, option: str, configured: BackendConfig | None) -> BackendConfig:
+    """The side at ``url``; what the config says about reaching that side (timeouts, pool,
+    TLS trust for an https:// URL) still holds when only the address moves."""
     try:
-        return BackendConfig(target=url)
+        given = BackendConfig(target=url)
     except ValueError:
         raise pytest.UsageError(
             f"{option} {url!r}: expected an http(s):// URL or an in-process app 'module:attr'"
         ) from None
+    if configured is None or not (given.is_remote and configured.is_remote):
+        return given
+    tls = configured.tls if given.target.startswith("https://") else None
+    return configured.model_copy(update={"target": given.target, "tls": tls})
 
 
 def _as_rules(value: Any) -> Rules:
@@ -136,7 +142,7 @@ class ParityRun:
             ("new_sandbox", o.sandbox, "--parity-sandbox"),
         ):
             if url:
-                out[side] = _backend_config(url, option)
+                out[side] = _backend_config(url, option, out.get(side))
         missing = [s for s in ("legacy", "new") if s not in out]
         if missing:
             raise pytest.UsageError(

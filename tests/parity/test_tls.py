@@ -87,3 +87,32 @@ def test_replay_without_the_ca_says_certificate_verification_failed(
     result.stdout.fnmatch_lines(["*legacy: TLS handshake failed: certificate verify failed*"])
     assert "legacy.tls.ca_file" in result.stdout.str()
     assert legacy_api.calls == []
+
+
+def test_a_url_override_keeps_the_configs_trust_for_that_side(
+    pytester: pytest.Pytester,
+    serve: Callable[..., LiveServer],
+    pki: PKI,
+    make_corpus: Callable[..., Path],
+) -> None:
+    """``--parity-legacy URL`` moves the side (a staging copy, say); the CA and client
+    certificate the config gives that side still apply."""
+    legacy_api, new_api = Api("legacy"), Api("new")
+    legacy = serve_https(serve, legacy_api, pki, require_client_cert=True)
+    new = serve_https(serve, new_api, pki)
+    mutual = (
+        f"  tls: {{ca_file: {pki.ca}, client_cert: {pki.client_cert}, "
+        f"client_key: {pki.client_key}}}"
+    )
+    # the config names another address for legacy: the command line wins
+    config = _config(
+        pytester.path, "https://127.0.0.1:9", new, mutual, f"  tls: {{ca_file: {pki.ca}}}"
+    )
+    corpus = make_corpus([get("/orgs/acme", ORGS)])
+
+    result = pytester.runpytest(
+        *QUIET, "--parity-corpus", str(corpus), "--parity-config", str(config),
+        "--parity-no-store", "--parity-legacy", legacy,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    assert len(legacy_api.calls) == 2  # reached over mutual TLS (twice: noise)
