@@ -54,26 +54,18 @@ class TLSConfig(Frozen):
         None, description="name sent (SNI) and checked in the certificate, instead of the URL's"
     )
 
-    @field_validator("ca_file")
+    @field_validator("ca_file", "client_cert")
     @classmethod
-    def _check_ca_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _check_pem_file(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         path = config_path(value, info)
         problem = ca_file_problem(path)
         if problem is not None:
-            raise ValueError(f"a readable PEM file of CA certificates ({problem})")
-        return str(path)
-
-    @field_validator("client_cert")
-    @classmethod
-    def _check_client_cert(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = config_path(value, info)
-        problem = ca_file_problem(path)
-        if problem is not None:
-            raise ValueError(f"a readable PEM client certificate ({problem})")
+            what = (
+                "file of CA certificates" if info.field_name == "ca_file" else "client certificate"
+            )
+            raise ValueError(f"a readable PEM {what} ({problem})")
         return str(path)
 
     @field_validator("client_key")
