@@ -5,6 +5,10 @@ and the admin app attach here too). uvicorn workers use the zero-argument factor
 
     STRANGLER_CONFIG=strangler.yaml uvicorn --factory strangler.app:app_from_env
 
+Several workers act as one proxy when they share a run directory,
+``STRANGLER_RUN_DIR`` (``strangler serve --workers N`` makes a private one and removes it
+at exit; see :mod:`strangler.workers`).
+
 or, in Python::
 
     >>> app = create_app("strangler.yaml")            # doctest: +SKIP
@@ -22,18 +26,27 @@ from strangler.control import open_store
 from strangler.live import LiveState
 from strangler.proxy import Proxy
 
-__all__ = ["CONFIG_ENV", "app_from_env", "create_app"]
+__all__ = ["CONFIG_ENV", "RUN_DIR_ENV", "app_from_env", "create_app"]
 
 CONFIG_ENV = "STRANGLER_CONFIG"
 """The environment variable naming the config file for :func:`app_from_env`."""
 
+RUN_DIR_ENV = "STRANGLER_RUN_DIR"
+"""The environment variable naming the directory the workers of one server share."""
 
-def create_app(config: str | os.PathLike[str] | Config) -> Proxy:
+
+def create_app(
+    config: str | os.PathLike[str] | Config, *, run_dir: str | os.PathLike[str] | None = None
+) -> Proxy:
     """The proxy for a config file (or an already loaded :class:`Config`).
 
     The store's schema is upgraded when behind. On startup the proxy loads the routes'
     live states from the store (a store that cannot be reached fails the startup: the
     proxy will not guess modes), then follows every flip while it runs.
+
+    ``run_dir`` makes this process one of several workers of one server (the directory
+    must exist, fresh for each server run): they share their counters there, and only the
+    leading worker serves the admin side and runs the rollback monitor.
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     store = open_store(cfg)
@@ -50,15 +63,22 @@ def create_app(config: str | os.PathLike[str] | Config) -> Proxy:
     attach_shadow(proxy, cfg, store)
     from strangler.admin import attach_cutover  # the admin side and the rollback monitor
 
-    attach_cutover(proxy, cfg, store, on_flip=live.refresh)
+    shared = Path(run_dir) if run_dir is not None else None
+    attach_cutover(proxy, cfg, store, on_flip=live.refresh, run_dir=shared)
     return proxy
 
 
 def app_from_env() -> Proxy:
-    """``create_app`` for the file named by ``$STRANGLER_CONFIG`` (uvicorn ``--factory``)."""
+    """``create_app`` for the file named by ``$STRANGLER_CONFIG`` (uvicorn ``--factory``),
+    one of several workers sharing ``$STRANGLER_RUN_DIR`` when that is set."""
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(
             CONFIG_ENV, None, "the path of the strangler config file in this environment variable"
         )
-    return create_app(Path(path))
+    run_dir = os.environ.get(RUN_DIR_ENV) or None
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise ConfigError(
+            RUN_DIR_ENV, run_dir, "an existing directory shared by the workers of one server"
+        )
+    return create_app(Path(path), run_dir=run_dir)

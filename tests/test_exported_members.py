@@ -16,6 +16,7 @@ PACKAGES = [
     "strangler.rollout",
     "strangler.routing",
     "strangler.store",
+    "strangler.workers",
     "shadow",
     "migrations",
     "parity_tests",

@@ -4,13 +4,19 @@
 watcher; the hooks start with the proxy and stop with it::
 
     >>> attach_cutover(proxy, cfg, store, on_flip=live.refresh)     # doctest: +SKIP
-    Attached(admin=AdminServer(...), monitor=RollbackMonitor(...))
+    Attached(admin=AdminServer(...), monitor=RollbackMonitor(...), ...)
+
+One of several workers (``strangler serve --workers N``; ``run_dir`` is their shared
+directory) writes its counters there every second, and serves the admin side and runs the
+rollback monitor only while it leads, on the sum of every worker's counters (see
+:mod:`strangler.workers`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from strangler.admin._app import create_admin_app
@@ -20,17 +26,23 @@ from strangler.proxy import Proxy
 from strangler.rollout.monitor import RollbackMonitor
 from strangler.rollout.served import TrafficRecorder
 from strangler.store import Store
+from strangler.workers import Leadership, WorkerMetrics
 
 __all__ = ["Attached", "attach_cutover"]
 
 
 @dataclass(frozen=True, slots=True)
 class Attached:
-    """What was attached to the proxy (tests read the admin side's port here)."""
+    """What was attached to the proxy (tests read the admin side's port here).
+
+    ``shared`` and ``leadership`` are set only for one of several workers.
+    """
 
     admin: AdminServer
     monitor: RollbackMonitor
     traffic: TrafficRecorder
+    shared: WorkerMetrics | None = None
+    leadership: Leadership | None = None
 
 
 def attach_cutover(
@@ -40,6 +52,7 @@ def attach_cutover(
     *,
     on_flip: Callable[[], Awaitable[Any]] | None = None,
     traffic_interval: float = 10.0,
+    run_dir: Path | None = None,
 ) -> Attached:
     """Serve the admin side on ``config.admin``, watch for rollbacks and record the
     traffic each side served (every ``traffic_interval`` seconds), with the proxy.
@@ -47,11 +60,29 @@ def attach_cutover(
     ``on_flip`` (the live-state watcher's refresh) is awaited after a flip made by the
     admin API or the rollback monitor, so this process serves it at once; other
     processes follow through the store within their poll interval.
+
+    With ``run_dir`` this process is one of several workers sharing that directory: the
+    admin side and the monitor run on the leading worker only, on every worker's counters.
+    The traffic recorder always reads this process's own counters (each worker adds its
+    own answers to its own rows; the sum would count the others' again).
     """
-    monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip)
-    app = create_admin_app(config, store, registry=proxy.metrics.registry, on_flip=on_flip)
+    registry = proxy.metrics.registry
+    traffic = TrafficRecorder(store, registry, interval=traffic_interval)
+    if run_dir is None:
+        monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip)
+        app = create_admin_app(config, store, registry=registry, on_flip=on_flip)
+        admin = AdminServer(app, config.admin.host, config.admin.port)
+        proxy.on_startup.extend([admin.start, monitor.start, traffic.start])
+        proxy.on_shutdown[:0] = [monitor.stop, admin.stop, traffic.stop]
+        return Attached(admin, monitor, traffic)
+
+    shared = WorkerMetrics(registry, run_dir)
+    monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip, counters=shared)
+    app = create_admin_app(config, store, registry=shared, workers=shared.workers, on_flip=on_flip)
     admin = AdminServer(app, config.admin.host, config.admin.port)
-    traffic = TrafficRecorder(store, proxy.metrics.registry, interval=traffic_interval)
-    proxy.on_startup.extend([admin.start, monitor.start, traffic.start])
-    proxy.on_shutdown[:0] = [monitor.stop, admin.stop, traffic.stop]
-    return Attached(admin, monitor, traffic)
+    leadership = Leadership(
+        run_dir, on_elected=[admin.start, monitor.start], on_resign=[monitor.stop, admin.stop]
+    )
+    proxy.on_startup.extend([shared.start, leadership.start, traffic.start])
+    proxy.on_shutdown[:0] = [leadership.stop, traffic.stop, shared.stop]
+    return Attached(admin, monitor, traffic, shared, leadership)

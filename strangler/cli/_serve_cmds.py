@@ -37,9 +37,12 @@ def serve(
 
     Example: strangler serve -c strangler.yaml --port 8000 --workers 4
     """
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from strangler.app import CONFIG_ENV, create_app
+    from strangler.app import CONFIG_ENV, RUN_DIR_ENV, create_app
     from strangler.config import load_config
     from strangler.control import open_store
     from strangler.proxy import SERVER_SETTINGS
@@ -62,19 +65,26 @@ def serve(
     # uvicorn keeps its hands off the proxy's headers and client address (see the proxy)
     settings: ServerSettings = {**SERVER_SETTINGS, "access_log": access_log}
     if workers > 1:
-        # Each worker process builds its own app through the import-string factory.
+        # Each worker process builds its own app through the import-string factory; they
+        # share their counters and elect the admin side's leader through a private
+        # directory (0700), removed when the server stops.
+        run_dir = tempfile.mkdtemp(prefix="strangler-serve-")
         os.environ[CONFIG_ENV] = str(config.resolve())
-        uvicorn.run(
-            "strangler.app:app_from_env",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level=level,
-            log_config=_log_config(level),
-            lifespan="on",
-            **settings,
-        )
+        os.environ[RUN_DIR_ENV] = run_dir
+        try:
+            uvicorn.run(
+                "strangler.app:app_from_env",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level=level,
+                log_config=_log_config(level),
+                lifespan="on",
+                **settings,
+            )
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
     else:
         uvicorn.run(
             create_app(cfg),

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.registry import Collector
 
 from strangler._errors import StranglerError
 from strangler.config import Config
@@ -73,8 +74,11 @@ class _Side:
         )
 
 
-def read_counters(registry: CollectorRegistry) -> dict[str, RouteCounters]:
+def read_counters(registry: Collector) -> dict[str, RouteCounters]:
     """Per route and side: answers served, attempts, errors, latency buckets; and verdicts.
+
+    ``registry`` is any prometheus_client collector: the proxy's registry, or the sum of
+    every worker's (:class:`strangler.workers.WorkerMetrics`).
 
     A side's errors are its 5xx answers plus every attempt it could not answer (upstream
     errors on that backend, and new's 5xx replayed on legacy: the fallbacks).
@@ -138,7 +142,11 @@ def _rollbacks_counter(registry: CollectorRegistry) -> Counter:
 
 
 class RollbackMonitor:
-    """Judges the proxy's routes every ``rollback.interval`` and rolls back failing ones."""
+    """Judges the proxy's routes every ``rollback.interval`` and rolls back failing ones.
+
+    It judges ``counters`` when given (the leading worker of ``serve --workers N`` passes
+    the sum of every worker's counters), else the proxy's own registry.
+    """
 
     def __init__(
         self,
@@ -148,6 +156,7 @@ class RollbackMonitor:
         *,
         on_flip: Callable[[], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        counters: Collector | None = None,
     ) -> None:
         self.config = config
         self.settings = config.rollback
@@ -157,6 +166,7 @@ class RollbackMonitor:
         self.clock = clock
         self.window = SlidingWindow(self.settings.window)
         self.rollbacks = _rollbacks_counter(proxy.metrics.registry)
+        self.counters: Collector = counters if counters is not None else proxy.metrics.registry
         self._seen: dict[str, tuple[str, Decimal | None]] = {}
         self._rolled: dict[str, tuple[str, Decimal | None]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -183,7 +193,7 @@ class RollbackMonitor:
     async def check(self) -> list[Flip]:
         """One round: snapshot the counters, judge each route, roll back those that trip."""
         # ~2k samples for 50 routes: read them off the event loop
-        snapshot = await asyncio.to_thread(read_counters, self.proxy.metrics.registry)
+        snapshot = await asyncio.to_thread(read_counters, self.counters)
         self.window.add(self.clock(), snapshot)
         flips: list[Flip] = []
         for route in self.proxy.table.routes:

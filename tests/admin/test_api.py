@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -195,6 +196,16 @@ def test_metrics_expose_the_proxy_registry(admin: Callable[..., httpx.Client]) -
     )
     assert 'strangler_fallbacks_total{reason="status_5xx",route="GET /forms"} 1.0' in resp.text
     assert "strangler_request_seconds_bucket" in resp.text
+
+
+def test_workers_of_a_single_process_proxy_is_this_process(
+    admin: Callable[..., httpx.Client],
+) -> None:
+    body = admin().get("/api/workers").json()
+    assert body == {
+        "leader": os.getpid(),
+        "workers": [{"pid": os.getpid(), "alive": True, "leader": True, "requests": 1}],
+    }
 
 
 def test_the_page_ships_plotly_and_its_progress_chart(admin: Callable[..., httpx.Client]) -> None:

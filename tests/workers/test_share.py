@@ -1,0 +1,154 @@
+"""Workers sharing their counters through real files in a real directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from strangler.metrics import ProxyMetrics
+from strangler.rollout.monitor import read_counters
+from strangler.workers import WorkerMetrics
+
+ROUTE = "GET /orgs/{slug}"
+
+
+@pytest.fixture
+def other_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A real process whose pid plays the second worker's."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def _answer(m: ProxyMetrics, side: str, n: int) -> None:
+    for _ in range(n):
+        m.request(ROUTE, "canary", side, 200, 0.003)
+
+
+def _served(shared: WorkerMetrics) -> dict[str, float]:
+    counters = read_counters(shared).get(ROUTE)
+    if counters is None:
+        return {"legacy": 0, "new": 0}
+    return {"legacy": counters.legacy.served, "new": counters.new.served}
+
+
+def test_the_leader_sums_its_live_counts_and_the_other_workers_files(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    mine, theirs = ProxyMetrics(), ProxyMetrics()
+    leader = WorkerMetrics(mine.registry, tmp_path)
+    other = WorkerMetrics(theirs.registry, tmp_path, pid=other_process.pid)
+    _answer(mine, "legacy", 4)
+    _answer(theirs, "new", 6)
+    other.write()
+    assert _served(leader) == {"legacy": 4, "new": 6}
+    # the leader's own answers count at once; the other's once its file says so
+    _answer(mine, "new", 1)
+    _answer(theirs, "new", 10)
+    assert _served(leader) == {"legacy": 4, "new": 7}
+    other.write()
+    assert _served(leader) == {"legacy": 4, "new": 17}
+    # reading the sum wrote the leader's own file too: whoever leads next starts from it
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(
+        [f"{os.getpid()}.json", f"{other_process.pid}.json"]
+    )
+    workers = {w.pid: w for w in leader.workers()}
+    assert workers[os.getpid()].requests == 5
+    assert workers[os.getpid()].leader
+    assert workers[other_process.pid].requests == 16
+    assert workers[other_process.pid].alive
+    assert not workers[other_process.pid].leader
+
+
+def test_a_dead_workers_counts_stay_but_its_open_sessions_go(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    mine, theirs = ProxyMetrics(), ProxyMetrics()
+    leader = WorkerMetrics(mine.registry, tmp_path)
+    other = WorkerMetrics(theirs.registry, tmp_path, pid=other_process.pid)
+    _answer(theirs, "legacy", 9)
+    theirs.websocket_opened(ROUTE, "legacy")
+    other.write()
+    text = _exposition(leader)
+    assert 'strangler_websocket_open{route="GET /orgs/{slug}",side="legacy"} 1.0' in text
+
+    other_process.kill()
+    other_process.wait(timeout=30)
+    assert _served(leader) == {"legacy": 9, "new": 0}
+    text = _exposition(leader)
+    assert 'strangler_websocket_open{route="GET /orgs/{slug}",side="legacy"}' not in text
+    dead = next(w for w in leader.workers() if w.pid == other_process.pid)
+    assert (dead.alive, dead.requests) == (False, 9)
+
+
+def test_a_reused_pid_does_not_overwrite_the_earlier_workers_counts(tmp_path: Path) -> None:
+    before, after = ProxyMetrics(), ProxyMetrics()
+    _answer(before, "legacy", 3)
+    WorkerMetrics(before.registry, tmp_path, pid=4242).write()
+    # a later worker that got the same pid from the kernel
+    again = WorkerMetrics(after.registry, tmp_path, pid=4242)
+    _answer(after, "legacy", 2)
+    again.write()
+    assert len(list(tmp_path.glob("4242*.json"))) == 2
+    assert _served(again) == {"legacy": 5, "new": 0}
+
+
+def test_a_stray_or_broken_file_is_skipped(tmp_path: Path) -> None:
+    mine = ProxyMetrics()
+    _answer(mine, "new", 2)
+    (tmp_path / "777.json").write_bytes(b"{not json")
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    assert _served(WorkerMetrics(mine.registry, tmp_path)) == {"legacy": 0, "new": 2}
+
+
+def test_the_writer_snapshots_every_interval(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    worker_metrics = ProxyMetrics()
+    shared = WorkerMetrics(worker_metrics.registry, tmp_path, interval=0.05)
+    reader = WorkerMetrics(ProxyMetrics().registry, tmp_path, pid=other_process.pid)
+
+    async def run() -> None:
+        await shared.start()
+        try:
+            _answer(worker_metrics, "legacy", 3)
+            deadline = time.monotonic() + 30
+            while _served(reader)["legacy"] != 3:
+                assert time.monotonic() < deadline, "no periodic snapshot showed the 3 answers"
+                await asyncio.sleep(0.02)
+        finally:
+            await shared.stop()
+
+    asyncio.run(run())
+
+
+def test_a_graceful_stop_writes_a_last_snapshot(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    worker_metrics = ProxyMetrics()
+    shared = WorkerMetrics(worker_metrics.registry, tmp_path, interval=3600)
+    reader = WorkerMetrics(ProxyMetrics().registry, tmp_path, pid=other_process.pid)
+
+    async def run() -> None:
+        await shared.start()  # the first snapshot: nothing served yet
+        assert _served(reader) == {"legacy": 0, "new": 0}
+        _answer(worker_metrics, "legacy", 3)
+        await shared.stop()
+
+    asyncio.run(run())
+    assert _served(reader) == {"legacy": 3, "new": 0}
+
+
+def _exposition(shared: WorkerMetrics) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(shared).decode()
