@@ -1,13 +1,14 @@
 """What summing the workers of ``strangler serve --workers N`` costs, off the hot path.
 
 - ``snapshot``: one worker writes its registry to its file (every worker, every second);
-- ``leader_read``: the leader's rollback check on the sum (its own snapshot + the other
-  workers' files + the merge + ``read_counters``), every ``rollback.interval``;
+- ``leader_read``: the leader's rollback check on the sum (its own snapshot + decoding the
+  other workers' files + the merge + ``read_counters``), every ``rollback.interval``;
 - ``metrics``: the leader's summed ``/metrics`` exposition (per scrape);
 - ``parse_text``: for comparison, prometheus_client's text parser on one worker's
   exposition (why the files are our own JSON snapshots).
 
-Prints one line per case and a JSON line with every figure at the end::
+Figures are CPU time of the measuring thread. Prints one line per case and a JSON line
+with every figure at the end::
 
     python -m bench.bench_workers --routes 50 --workers 4
 """
@@ -33,11 +34,13 @@ from strangler.workers import WorkerMetrics
 
 
 def _per_call(fn: Callable[[], Any], seconds: float) -> float:
-    n, t0 = 0, time.perf_counter()
+    """CPU seconds of this thread per call (wall time on a shared machine measures the
+    neighbours)."""
+    n, t0, cpu0 = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - t0 < seconds:
         fn()
         n += 1
-    return (time.perf_counter() - t0) / n
+    return (time.thread_time() - cpu0) / n
 
 
 def _worker(routes: list[str], seed: int) -> ProxyMetrics:
@@ -77,8 +80,14 @@ def main() -> None:
             leader = WorkerMetrics(mine.registry, run_dir)
             samples = sum(len(f.samples) for f in mine.registry.collect())
             snapshot_s = _per_call(lambda: others[0].write(), args.seconds)
-            leader_s = _per_call(lambda: read_counters(leader), args.seconds)
-            metrics_s = _per_call(lambda: generate_latest(leader), args.seconds)
+
+            def fresh() -> WorkerMetrics:
+                # busy workers rewrite their files every second: decode them every time
+                leader._cache.clear()
+                return leader
+
+            leader_s = _per_call(lambda: read_counters(fresh()), args.seconds)
+            metrics_s = _per_call(lambda: generate_latest(fresh()), args.seconds)
             text = generate_latest(mine.registry).decode()
             parse_s = _per_call(lambda: list(text_string_to_metric_families(text)), args.seconds)
             size = others[0].path.stat().st_size

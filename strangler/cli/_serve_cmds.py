@@ -23,7 +23,13 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="port")] = 8000,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="worker processes (share the store)")
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="worker processes, acting as one proxy (summed metrics, one rollback monitor)",
+        ),
     ] = 1,
     log_level: Annotated[
         str,

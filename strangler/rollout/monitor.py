@@ -4,7 +4,9 @@ Every ``rollback.interval`` seconds it reads the proxy's Prometheus registry (in
 a few hundred samples), adds the snapshot to a :class:`SlidingWindow`, and judges every
 route in ``canary`` or ``new``. A route that trips is flipped to ``rollback.to_mode`` with
 ``automatic=True`` (the store holds it there until a person flips it), the reasons go into
-the audit log, and ``strangler_rollbacks_total`` counts it::
+the audit log, and ``strangler_rollbacks_total`` counts it. Of several workers
+(``strangler serve --workers N``) only the leading one runs a monitor, on the sum of every
+worker's counters (:mod:`strangler.workers`)::
 
     >>> monitor = RollbackMonitor(config, store, proxy)        # doctest: +SKIP
     >>> proxy.on_startup.append(monitor.start)                 # doctest: +SKIP

@@ -4,7 +4,14 @@ Every ``interval`` seconds the recorder reads the proxy's Prometheus registry (i
 takes the difference with its previous reading, and adds it to this process's rows of
 ``traffic_minutes`` for the current minute, in a worker thread. Nothing happens per
 request; a store that is down only delays the rows (the differences are kept, bounded,
-and written with the next successful flush)::
+and written with the next successful flush).
+
+Each process records only its own answers, under its own ``instance`` (host, pid and a
+random suffix), so the workers of ``strangler serve --workers N`` add up to the right
+totals: every reader sums the instances. It must read this process's registry, never the
+leader's sum of every worker (that would count the other workers' answers again). A
+worker stopped gracefully flushes on its way out; one killed outright loses what it
+counted since its last flush (at most ``interval`` seconds)::
 
     >>> recorder = TrafficRecorder(store, proxy.metrics.registry)     # doctest: +SKIP
     >>> proxy.on_startup.append(recorder.start)                       # doctest: +SKIP

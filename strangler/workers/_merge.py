@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client.core import Metric
+from prometheus_client.samples import Sample
 
 __all__ = ["Share", "merge_families", "requests_in"]
 
@@ -60,14 +61,15 @@ def merge_families(shares: Iterable[Share]) -> list[Metric]:
             adds = kind in _ACCUMULATING or kind == "gauge"
             created = family.name + "_created"
             sums = values[family.name]
+            get = sums.get
             # the hot loop of a rollback check on the leader: a few thousand samples a worker
-            for sample in family.samples:
-                key = (sample.name, frozenset(sample.labels.items()))
-                old = sums.get(key)
-                value = sample.value
+            # (a Sample is a tuple: unpacking it is cheaper than reading its attributes)
+            for sample_name, labels, value, *_ in family.samples:
+                key = (sample_name, frozenset(labels.items()))
+                old = get(key)
                 if old is None:
                     sums[key] = value
-                elif sample.name == created:
+                elif sample_name == created:
                     sums[key] = min(old, value)  # when the series first existed anywhere
                 elif adds:
                     sums[key] = old + value
@@ -75,8 +77,7 @@ def merge_families(shares: Iterable[Share]) -> list[Metric]:
                     sums[key] = max(old, value)
     merged: list[Metric] = []
     for name, head in heads.items():
-        for (sample_name, labels), value in values[name].items():
-            head.add_sample(sample_name, dict(labels), value)
+        head.samples = [Sample(n, dict(labels), v) for (n, labels), v in values[name].items()]
         merged.append(head)
     return merged
 

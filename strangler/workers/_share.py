@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from strangler.workers._merge import Share, merge_families, requests_in
 
@@ -90,8 +91,10 @@ def _decode(data: bytes) -> tuple[Metric, ...]:
     families: list[Metric] = []
     for name, kind, documentation, unit, samples in orjson.loads(data):
         family = Metric(name, documentation, kind, unit)
-        for sample, labels, value in samples:
-            family.add_sample(sample, labels, float(value))
+        # floats as written; a string only for an infinite or NaN value
+        family.samples = [
+            Sample(n, labels, v if type(v) is float else float(v)) for n, labels, v in samples
+        ]
         families.append(family)
     return tuple(families)
 
@@ -102,8 +105,13 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+        pass  # exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return True  # no /proc here: existing is all we can tell
+    # a dead worker stays a zombie until uvicorn's supervisor reaps it (up to a second)
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")
 
 
 def _pid_of(name: str) -> tuple[int | None, bool]:
