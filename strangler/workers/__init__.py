@@ -8,12 +8,14 @@ in-process ``create_app``) none of this runs.
 
 from __future__ import annotations
 
+from strangler.workers._files import RETIRED_NAME, SNAPSHOT_SUFFIX
 from strangler.workers._leader import LOCK_NAME, Leadership
 from strangler.workers._merge import Share, merge_families, requests_in
-from strangler.workers._share import SNAPSHOT_SUFFIX, WorkerInfo, WorkerMetrics, this_worker
+from strangler.workers._share import WorkerInfo, WorkerMetrics, this_worker
 
 __all__ = [
     "LOCK_NAME",
+    "RETIRED_NAME",
     "SNAPSHOT_SUFFIX",
     "Leadership",
     "Share",

@@ -2,13 +2,13 @@
 
 ``strangler serve --workers N`` gives every worker the same private directory. Every
 second, off the event loop, a worker writes its registry to ``<dir>/<pid>.json`` (a temporary
-file, then ``os.replace``: a reader never sees half a file). The files of workers that died
-stay, so a worker restarted under a new pid adds to the total instead of resetting it.
+file, then ``os.replace``: a reader never sees half a file).
 
-The leading worker serves the sum: its own live registry plus every other worker's latest
-file. The files are our own snapshot format (JSON of the collected families), not the
-Prometheus text: decoding one is ~40x cheaper than parsing the exposition, and the leader
-reads them every second for the rollback monitor::
+The leading worker serves the sum: its own live registry, every other live worker's latest
+file, and the sum of the dead ones, into which it folds each dead worker's last file
+(``retired.json``, see :mod:`strangler.workers._files`). So a worker that uvicorn restarts
+under a new pid adds to the total instead of resetting it, and a thousand restarts leave
+one file to read::
 
     >>> shared = WorkerMetrics(proxy.metrics.registry, Path(run_dir))   # doctest: +SKIP
     >>> proxy.on_startup.append(shared.start)                           # doctest: +SKIP
@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import threading
 import time
@@ -30,19 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
 
+from strangler.workers._files import (
+    RETIRED_NAME,
+    SNAPSHOT_SUFFIX,
+    Retired,
+    alive,
+    decode_families,
+    encode_families,
+    identity,
+    pid_of,
+    replace_file,
+)
 from strangler.workers._merge import Share, merge_families, requests_in
 
-__all__ = ["SNAPSHOT_SUFFIX", "WorkerInfo", "WorkerMetrics", "this_worker"]
+__all__ = ["WorkerInfo", "WorkerMetrics", "this_worker"]
 
 log = logging.getLogger("strangler.workers")
-
-SNAPSHOT_SUFFIX = ".json"
-"""Every worker's snapshot file is ``<pid>.json`` (``<pid>-<random>.json`` once retired)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,60 +74,6 @@ def this_worker(registry: Collector | None) -> list[WorkerInfo]:
     return [WorkerInfo(os.getpid(), True, True, requests_in(families))]
 
 
-def _encode(families: list[Metric]) -> bytes:
-    return orjson.dumps(
-        [
-            [
-                f.name,
-                f.type,
-                f.documentation,
-                f.unit,
-                [
-                    [s.name, s.labels, s.value if math.isfinite(s.value) else str(s.value)]
-                    for s in f.samples
-                ],
-            ]
-            for f in families
-        ]
-    )
-
-
-def _decode(data: bytes) -> tuple[Metric, ...]:
-    families: list[Metric] = []
-    for name, kind, documentation, unit, samples in orjson.loads(data):
-        family = Metric(name, documentation, kind, unit)
-        # floats as written; a string only for an infinite or NaN value
-        family.samples = [
-            Sample(n, labels, v if type(v) is float else float(v)) for n, labels, v in samples
-        ]
-        families.append(family)
-    return tuple(families)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return True  # no /proc here: existing is all we can tell
-    # a dead worker stays a zombie until uvicorn's supervisor reaps it (up to a second)
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")
-
-
-def _pid_of(name: str) -> tuple[int | None, bool]:
-    """The pid a snapshot file was written by, and whether that pid still writes it."""
-    stem = name.removesuffix(SNAPSHOT_SUFFIX)
-    pid, dash, _ = stem.partition("-")
-    if not pid.isdigit():
-        return None, False
-    return int(pid), not dash
-
-
 class WorkerMetrics:
     """This worker's registry, shared through ``directory``; iterating it (``collect``)
     yields the sum over every worker that wrote there, this one's live values included.
@@ -144,15 +95,16 @@ class WorkerMetrics:
         self.interval = interval
         self.pid = pid if pid is not None else os.getpid()
         self.path = directory / f"{self.pid}{SNAPSHOT_SUFFIX}"
-        self._tmp = directory / f".{self.pid}{SNAPSHOT_SUFFIX}.tmp"
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._written: bytes | None = None
         self._written_at = 0.0  # time.monotonic() of the last snapshot
         self._claimed = False
-        # file name -> ((inode, mtime, size), decoded families): a gone worker's file is
-        # decoded once, a busy one's each time it changed
+        # file name -> (identity, decoded families): a file is decoded again only once it
+        # changed (a busy worker's every second)
         self._cache: dict[str, tuple[tuple[int, int, int], tuple[Metric, ...]]] = {}
+        self._retired: tuple[tuple[int, int, int] | None, Retired] = (None, Retired())
+        self._broken: tuple[int, int, int] | None = None  # an unreadable retired.json
         self._task: asyncio.Task[None] | None = None
 
     # -- this worker's file ------------------------------------------------------------------
@@ -177,10 +129,9 @@ class WorkerMetrics:
         with self._write_lock:
             self._claim()
             families = list(self.registry.collect())
-            data = _encode(families)
+            data = encode_families(families)
             if data != self._written:
-                self._tmp.write_bytes(data)
-                os.replace(self._tmp, self.path)
+                replace_file(self.path, data)
                 self._written = data
             self._written_at = time.monotonic()
             return families
@@ -218,47 +169,141 @@ class WorkerMetrics:
 
     # -- every worker ------------------------------------------------------------------------
 
-    def _others(self) -> list[Share]:
-        shares: list[Share] = []
-        cache: dict[str, tuple[tuple[int, int, int], tuple[Metric, ...]]] = {}
+    def _load_retired(self) -> Retired | None:
+        """The gone workers' sum; None when its file cannot be read (then nothing is folded
+        into it: overwriting it would lose what it holds)."""
+        path = self.directory / RETIRED_NAME
+        try:
+            key = identity(path.stat())
+            if self._retired[0] == key:
+                return self._retired[1]
+            retired = Retired.decode(path.read_bytes())
+        except FileNotFoundError:
+            return Retired()
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            if self._broken != key:
+                self._broken = key
+                log.error("%s cannot be read (%s); its workers are not counted", path, exc)
+            return None
+        self._retired = (key, retired)
+        return retired
+
+    def _others(self) -> tuple[list[Share], Retired]:
+        """The other live workers' shares, and the gone workers' sum (newly dead workers'
+        files folded into it on the way)."""
         with self._read_lock:
             try:
                 entries = list(os.scandir(self.directory))
             except FileNotFoundError:
-                return []
+                return [], Retired()
+            loaded = self._load_retired()
+            retired = loaded if loaded is not None else Retired()
+            live: list[Share] = []
+            dead: list[tuple[Path, tuple[int, int, int], Share]] = []
+            kept: set[tuple[int, int, int]] = set()  # absorbed files still there
+            seen: set[tuple[int, int, int]] = set()  # one file under two names counts once
+            cache: dict[str, tuple[tuple[int, int, int], tuple[Metric, ...]]] = {}
             for entry in entries:
                 name = entry.name
-                if not name.endswith(SNAPSHOT_SUFFIX) or name == self.path.name:
+                if (
+                    not name.endswith(SNAPSHOT_SUFFIX)
+                    or name in (self.path.name, RETIRED_NAME)
+                    or name.startswith(".")
+                ):
                     continue
                 try:
-                    st = entry.stat()
-                    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                    key = identity(entry.stat())
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if key in retired.absorbed:  # summed already; its removal was cut short
+                        if not _remove(Path(entry.path), key):
+                            kept.add(key)
+                        continue
                     hit = self._cache.get(name)
                     if hit is not None and hit[0] == key:
                         families = hit[1]
                     else:
-                        families = _decode(Path(entry.path).read_bytes())
+                        families = decode_families(Path(entry.path).read_bytes())
                 except (OSError, ValueError, TypeError) as exc:  # removed, or not a snapshot
                     log.debug("metrics snapshot %s skipped: %s", name, exc)
                     continue
                 cache[name] = (key, families)
-                pid, current = _pid_of(name)
-                alive = current and pid is not None and _alive(pid)
-                shares.append(Share(pid, alive, families))
+                pid, current = pid_of(name)
+                if current and pid is not None and alive(pid):
+                    live.append(Share(pid, True, families))
+                else:
+                    dead.append((Path(entry.path), key, Share(pid, False, families)))
             self._cache = cache
-        return shares
+            if dead and loaded is not None:
+                retired = self._retire(retired, kept, dead)
+            elif dead:  # summed one by one while retired.json is unreadable
+                live.extend(share for _, _, share in dead)
+            return live, retired
+
+    def _retire(
+        self,
+        retired: Retired,
+        kept: set[tuple[int, int, int]],
+        dead: list[tuple[Path, tuple[int, int, int], Share]],
+    ) -> Retired:
+        """Fold dead workers' files into ``retired.json``, then remove them. Killed between
+        the two steps, the files stay but are known as absorbed: never counted twice."""
+        shares = [share for _, _, share in dead]
+        folded = Retired(
+            tuple(merge_families([Share(None, False, retired.families), *shares])),
+            frozenset(kept | {key for _, key, _ in dead}),
+            (*retired.gone, *((s.pid, requests_in(s.families)) for s in shares)),
+        )
+        path = self.directory / RETIRED_NAME
+        try:
+            replace_file(path, folded.encode())
+            self._retired = (identity(path.stat()), folded)
+        except OSError as exc:  # counted from their own files until it works
+            log.warning("gone workers' metrics not folded into %s: %s", path, exc)
+            return Retired(
+                tuple(merge_families([Share(None, False, retired.families), *shares])),
+                retired.absorbed,
+                folded.gone,
+            )
+        for file, key, _ in dead:
+            _remove(file, key)
+        return folded
 
     def shares(self) -> list[Share]:
-        """This worker's live families (written to its file on the way), then the others'."""
-        return [Share(self.pid, True, tuple(self.write())), *self._others()]
+        """This worker's live families (written to its file on the way), the other live
+        workers', and the gone workers' sum."""
+        live, retired = self._others()
+        return [
+            Share(self.pid, True, tuple(self.write())),
+            *live,
+            Share(None, False, retired.families),
+        ]
 
     def collect(self) -> Iterator[Metric]:
         """The sum over every worker (a prometheus_client collector)."""
         yield from merge_families(self.shares())
 
     def workers(self) -> list[WorkerInfo]:
-        """Every worker that wrote here, this one first, with the answers each counted."""
+        """This worker, the other live ones, then the gone ones, with the answers each
+        counted."""
+        mine = WorkerInfo(self.pid, True, True, requests_in(self.write()))
+        live, retired = self._others()
         return [
-            WorkerInfo(s.pid, s.alive, s.pid == self.pid, requests_in(s.families))
-            for s in self.shares()
+            mine,
+            *(WorkerInfo(s.pid, s.alive, False, requests_in(s.families)) for s in live),
+            *(WorkerInfo(pid, False, False, n) for pid, n in retired.gone),
         ]
+
+
+def _remove(path: Path, key: tuple[int, int, int]) -> bool:
+    """Remove ``path`` if it is still the file ``key`` names; whether it is gone."""
+    try:
+        if identity(path.stat()) != key:
+            return True  # another file by now (a pid came back): not ours to remove
+        path.unlink()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True

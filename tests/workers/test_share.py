@@ -14,7 +14,7 @@ import pytest
 
 from strangler.metrics import ProxyMetrics
 from strangler.rollout.monitor import read_counters
-from strangler.workers import WorkerMetrics
+from strangler.workers import RETIRED_NAME, WorkerMetrics
 
 ROUTE = "GET /orgs/{slug}"
 
@@ -89,10 +89,69 @@ def test_a_dead_workers_counts_stay_but_its_open_sessions_go(
         time.sleep(0.02)
     assert other_process.returncode is None
     assert _served(leader) == {"legacy": 9, "new": 0}
+    # folded into the gone workers' sum, its own file removed
+    assert (tmp_path / RETIRED_NAME).exists()
+    assert not other.path.exists()
     text = _exposition(leader)
     assert 'strangler_websocket_open{route="GET /orgs/{slug}",side="legacy"}' not in text
     dead = next(w for w in leader.workers() if w.pid == other_process.pid)
     assert (dead.alive, dead.requests) == (False, 9)
+
+
+def _dead_pids(n: int) -> list[int]:
+    """Pids of processes that ran and are gone (reaped)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "pass"]) for _ in range(n)]
+    for p in procs:
+        p.wait(timeout=60)
+    return [p.pid for p in procs]
+
+
+def test_many_restarts_leave_one_file_and_every_count(tmp_path: Path) -> None:
+    mine = ProxyMetrics()
+    leader = WorkerMetrics(mine.registry, tmp_path)
+    gone = _dead_pids(6)
+    for round_ in range(3):  # workers die a few at a time, between the leader's reads
+        for pid in gone[round_ * 2 : round_ * 2 + 2]:
+            m = ProxyMetrics()
+            _answer(m, "new", pid % 7 + 1)
+            WorkerMetrics(m.registry, tmp_path, pid=pid).write()
+        leader.collect()
+    expected = sum(pid % 7 + 1 for pid in gone)
+    assert _served(leader) == {"legacy": 0, "new": expected}
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(
+        [RETIRED_NAME, f"{os.getpid()}.json"]
+    )
+    listed = {w.pid: (w.alive, w.requests) for w in leader.workers() if not w.leader}
+    assert listed == {pid: (False, pid % 7 + 1) for pid in gone}
+    # the next leader (another process) reads the same sum
+    again = WorkerMetrics(ProxyMetrics().registry, tmp_path, pid=_dead_pids(1)[0])
+    assert _served(again)["new"] == expected
+
+
+def test_a_file_folded_in_but_not_yet_removed_is_not_counted_twice(tmp_path: Path) -> None:
+    (pid,) = _dead_pids(1)
+    m = ProxyMetrics()
+    _answer(m, "legacy", 4)
+    dead = WorkerMetrics(m.registry, tmp_path, pid=pid)
+    dead.write()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    os.link(dead.path, kept / "same-file")  # the same inode, out of the leader's sight
+    leader = WorkerMetrics(ProxyMetrics().registry, tmp_path)
+    assert _served(leader) == {"legacy": 4, "new": 0}
+    assert not dead.path.exists()
+    # put back: what a leader killed between folding the file in and removing it leaves
+    os.link(kept / "same-file", dead.path)
+    assert _served(leader) == {"legacy": 4, "new": 0}
+    assert not dead.path.exists()
+    # and one file under two names is one worker's answers, counted once
+    (other,) = _dead_pids(1)
+    m = ProxyMetrics()
+    _answer(m, "legacy", 3)
+    twice = WorkerMetrics(m.registry, tmp_path, pid=other)
+    twice.write()
+    os.link(twice.path, tmp_path / f"{other}-again.json")
+    assert _served(leader) == {"legacy": 7, "new": 0}
 
 
 def test_a_reused_pid_does_not_overwrite_the_earlier_workers_counts(tmp_path: Path) -> None:
