@@ -23,6 +23,7 @@ import contextlib
 import logging
 from typing import Protocol
 
+from strangler._tasks import cancel
 from strangler.config import Config
 from strangler.control import format_percent
 from strangler.routing import Route, RouteTable
@@ -83,11 +84,7 @@ class LiveState:
     async def stop(self) -> None:
         """Stop watching (the proxy keeps its current table)."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*tasks)
         if tasks:
             log.info("stopped following the store (route table v%s)", self.version)
 

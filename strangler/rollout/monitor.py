@@ -16,7 +16,6 @@ worker's counters (:mod:`strangler.workers`)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import socket
@@ -30,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.registry import Collector
 
 from strangler._errors import StranglerError
+from strangler._tasks import cancel
 from strangler.config import Config
 from strangler.rollout.rollback import RouteCounters, SideCounters, SlidingWindow, judge
 from strangler.routing import RouteTable
@@ -179,10 +179,7 @@ class RollbackMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def _run(self) -> None:
         while True:

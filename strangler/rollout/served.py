@@ -21,7 +21,6 @@ counted since its last flush (at most ``interval`` seconds)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -35,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from strangler._errors import StranglerError
+from strangler._tasks import cancel
 from strangler.metrics import LATENCY_BUCKETS
 from strangler.rollout.monitor import read_counters
 from strangler.rollout.rollback import RouteCounters, SideCounters
@@ -133,10 +133,7 @@ class TrafficRecorder:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         await asyncio.to_thread(self.flush)
 
     async def _run(self) -> None:

@@ -15,12 +15,13 @@ dead leader is replaced within a few seconds, without any clock or heartbeat::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+
+from strangler._tasks import cancel
 
 __all__ = ["LOCK_NAME", "Leadership"]
 
@@ -104,10 +105,7 @@ class Leadership:
         """Stop trying; a leader runs ``on_resign`` and releases the lock."""
         self._stopped = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         fd = self._fd
         if fd is None:
             return

@@ -32,6 +32,7 @@ from typing import Any
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from strangler._tasks import cancel
 from strangler.workers._files import (
     RETIRED_NAME,
     SNAPSHOT_SUFFIX,
@@ -145,10 +146,7 @@ class WorkerMetrics:
     async def stop(self) -> None:
         """Stop the writer and write the last snapshot (a graceful stop loses no count)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         try:
             await asyncio.to_thread(self.write)
         except OSError as exc:  # the directory went first (the parent removes it at exit)
