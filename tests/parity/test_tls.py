@@ -39,6 +39,14 @@ routes:
     return path
 
 
+def _mutual_tls(pki: PKI) -> str:
+    """A side's ``tls`` line: trust the private CA and show the client certificate."""
+    return (
+        f"  tls: {{ca_file: {pki.ca}, client_cert: {pki.client_cert}, "
+        f"client_key: {pki.client_key}}}"
+    )
+
+
 def test_replay_reaches_https_backends_with_the_configs_trust(
     pytester: pytest.Pytester,
     serve: Callable[..., LiveServer],
@@ -48,10 +56,7 @@ def test_replay_reaches_https_backends_with_the_configs_trust(
     legacy_api, new_api = Api("legacy"), Api("new")
     legacy = serve_https(serve, legacy_api, pki, require_client_cert=True)  # mutual TLS
     new = serve_https(serve, new_api, pki)
-    mutual = (
-        f"  tls: {{ca_file: {pki.ca}, client_cert: {pki.client_cert}, "
-        f"client_key: {pki.client_key}}}"
-    )
+    mutual = _mutual_tls(pki)
     config = _config(pytester.path, legacy, new, mutual, f"  tls: {{ca_file: {pki.ca}}}")
     corpus = make_corpus(
         [get("/orgs/acme", ORGS), get("/orgs/broken", ORGS), get("/users/1", USERS)]
@@ -100,10 +105,7 @@ def test_a_url_override_keeps_the_configs_trust_for_that_side(
     legacy_api, new_api = Api("legacy"), Api("new")
     legacy = serve_https(serve, legacy_api, pki, require_client_cert=True)
     new = serve_https(serve, new_api, pki)
-    mutual = (
-        f"  tls: {{ca_file: {pki.ca}, client_cert: {pki.client_cert}, "
-        f"client_key: {pki.client_key}}}"
-    )
+    mutual = _mutual_tls(pki)
     # the config names another address for legacy: the command line wins
     config = _config(
         pytester.path, "https://127.0.0.1:9", new, mutual, f"  tls: {{ca_file: {pki.ca}}}"
