@@ -20,7 +20,6 @@ from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 from typer.exceptions import Exit
 
-from strangler.docgen import root_command
 from tests.docs.codeblocks import (
     ROOT,
     Block,
@@ -31,6 +30,7 @@ from tests.docs.codeblocks import (
     simple_commands,
     strangler_args,
 )
+from tools.docgen import root_command
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from pathlib import Path
 import yaml
 
 from strangler.config import Config, parse_config
-from strangler.docgen import EXAMPLE_CONFIG, PAGES, main
 from tests.docs.codeblocks import ROOT, blocks
+from tools.docgen import EXAMPLE_CONFIG, PAGES, main
 
 
 def test_generated_pages_are_current() -> None:
-    """Fails when the config model or the CLI changed without `python -m strangler.docgen`."""
-    assert main(["--check"]) == 0, "run `python -m strangler.docgen` and commit the pages"
+    """Fails when the config model or the CLI changed without `python -m tools.docgen`."""
+    assert main(["--check"]) == 0, "run `python -m tools.docgen` and commit the pages"
 
 
 def test_check_reports_a_stale_page(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Developer tools that write into the repository (not shipped in the strangler package)."""
