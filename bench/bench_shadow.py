@@ -1,14 +1,19 @@
-"""Client latency with shadowing on, against passthrough, side by side in one run.
+"""Shadowing's cost to the client and to the proxy, in separate alternating phases.
 
 Legacy answers a 1 KB JSON body after ``--legacy-ms``; new answers the same after ten times
 as long. One proxy process serves two routes: ``GET /pass/{id}`` in mode ``legacy``
 (passthrough) and ``GET /shadow/{id}`` in mode ``shadow`` (every request shadowed to new,
-compared, recorded into a SQLite store). A closed-loop client alternates between the two
-routes on every connection, so both see the same load at the same time. Prints p50/p99
-per route, their ratio (target: shadow p50 within 1.1x of passthrough), and what the
-shadow side did (compared, dropped), then one JSON line::
+compared, recorded into a SQLite store). The load alternates between a passthrough-only
+phase and a shadow-only phase (``--phases`` pairs), so a passthrough request never pays for
+shadow work done beside it; after each phase the bench waits until the proxy is idle (its
+CPU counter stops moving), so the shadow work a phase caused (the candidate's answer, the
+comparison, the store) is charged to that phase.
 
-    python -m bench.bench_shadow --duration 10 --connections 8 --legacy-ms 2
+Targets (issue 16): shadow p50 at most 1.1x and p99 at most 1.2x passthrough, and CPU per
+shadowed request (comparison included) at most 2x passthrough's. The exit code is 1 when a
+target is missed. Prints each phase, the medians over phases and one JSON line::
+
+    python -m bench.bench_shadow --phase-seconds 4 --phases 3 --connections 8 --legacy-ms 1
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from bench._net import free_port, wait_port
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 BODY = json.dumps(
     {"id": 1, "name": "Acme", "items": [{"sku": f"SKU-{i:04d}", "qty": i} for i in range(30)]}
@@ -82,31 +90,45 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))]
 
 
-async def _load(
-    url: str, duration: float, connections: int, warmup: float
-) -> dict[str, list[float]]:
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _wait_idle(pid: int, quiet: float = 0.4, cap: float = 15.0) -> None:
+    """Return once ``pid`` used no CPU for ``quiet`` seconds (or after ``cap``)."""
+    deadline = time.monotonic() + cap
+    last, still_since = _cpu_ticks(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _cpu_ticks(pid)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet:
+            return
+
+
+async def _phase(url: str, seconds: float, connections: int) -> list[float]:
+    """Closed-loop GETs of ``url/<n>`` on ``connections`` connections; latencies in ms."""
     import aiohttp
 
-    lat: dict[str, list[float]] = {"pass": [], "shadow": []}
+    lat: list[float] = []
     errors = 0
-    start = time.monotonic()
-    end = start + warmup + duration
+    end = time.monotonic() + seconds
 
     async def worker(n: int, session: aiohttp.ClientSession) -> None:
         nonlocal errors
-        i = 0
+        i = n
         while time.monotonic() < end:
-            kind = ("pass", "shadow")[(i + n) % 2]
-            i += 1
+            i += connections
             t0 = time.perf_counter()
-            async with session.get(f"{url}/{kind}/{i}") as resp:
+            async with session.get(f"{url}/{i}") as resp:
                 await resp.read()
                 ok = resp.status == 200
-            elapsed = (time.perf_counter() - t0) * 1000.0
-            if not ok:
+            if ok:
+                lat.append((time.perf_counter() - t0) * 1000.0)
+            else:
                 errors += 1
-            elif time.monotonic() - start >= warmup:
-                lat[kind].append(elapsed)
 
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -116,12 +138,41 @@ async def _load(
     return lat
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def _run_phases(
+    base: str, proxy_pid: int, args: argparse.Namespace
+) -> dict[str, list[dict[str, float]]]:
+    asyncio.run(_phase(f"{base}/pass", args.warmup, args.connections))  # pools, caches
+    asyncio.run(_phase(f"{base}/shadow", args.warmup, args.connections))
+    _wait_idle(proxy_pid)
+    phases: dict[str, list[dict[str, float]]] = {"pass": [], "shadow": []}
+    for n in range(args.phases):
+        for kind in ("pass", "shadow") if n % 2 == 0 else ("shadow", "pass"):
+            before = _cpu_ticks(proxy_pid)
+            lat = asyncio.run(_phase(f"{base}/{kind}", args.phase_seconds, args.connections))
+            _wait_idle(proxy_pid)
+            ticks = _cpu_ticks(proxy_pid) - before
+            phases[kind].append(
+                {
+                    "requests": len(lat),
+                    "p50_ms": round(_pct(lat, 50), 3),
+                    "p99_ms": round(_pct(lat, 99), 3),
+                    "cpu_us_per_request": round(ticks / CLK_TCK * 1e6 / len(lat), 1),
+                }
+            )
+    return phases
+
+
+def _median(phases: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(p[key] for p in phases))
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
+    parser.add_argument("--phase-seconds", type=float, default=4.0, help="seconds per phase")
+    parser.add_argument("--phases", type=int, default=3, help="pairs of phases")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--legacy-ms", type=float, default=2.0, help="legacy's answer time")
+    parser.add_argument("--legacy-ms", type=float, default=1.0, help="legacy's answer time")
     parser.add_argument(
         "--serve-backend", nargs=2, metavar=("PORT", "DELAY_MS"), help=argparse.SUPPRESS
     )
@@ -131,10 +182,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.serve_backend:
         serve_backend(int(args.serve_backend[0]), float(args.serve_backend[1]))
-        return {}
+        return 0
     if args.serve_proxy:
         serve_proxy(args.serve_proxy[0], int(args.serve_proxy[1]))
-        return {}
+        return 0
 
     import yaml
 
@@ -142,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from strangler.report import build_report
     from strangler.store import Store
 
+    load_before = os.getloadavg()[0]
     legacy_port, new_port, proxy_port = free_port(), free_port(), free_port()
     new_ms = args.legacy_ms * 10
     procs: list[subprocess.Popen[bytes]] = []
@@ -153,12 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "legacy": f"http://127.0.0.1:{legacy_port}",
                     "new": f"http://127.0.0.1:{new_port}",
                     "store": f"sqlite:///{tmp}/store.db",
-                    "shadow": {
-                        "sample": 1.0,
-                        "noise_sample": 0.0,
-                        "timeout": 2.0,
-                        "max_in_flight": 256,
-                    },
+                    "shadow": {"sample": 1.0, "timeout": 2.0, "max_in_flight": 256},
                     "routes": [
                         {"route": "GET /pass/{id}", "mode": "legacy"},
                         {"route": "GET /shadow/{id}", "mode": "shadow"},
@@ -169,25 +216,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         me = [sys.executable, "-m", "bench.bench_shadow"]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         try:
-            procs.append(
-                subprocess.Popen(
-                    [*me, "--serve-backend", str(legacy_port), str(args.legacy_ms)], env=env
+            for port, ms in ((legacy_port, args.legacy_ms), (new_port, new_ms)):
+                procs.append(
+                    subprocess.Popen([*me, "--serve-backend", str(port), str(ms)], env=env)
                 )
+            proxy = subprocess.Popen(
+                [*me, "--serve-proxy", str(cfg_path), str(proxy_port)], env=env
             )
-            procs.append(
-                subprocess.Popen([*me, "--serve-backend", str(new_port), str(new_ms)], env=env)
-            )
-            procs.append(
-                subprocess.Popen([*me, "--serve-proxy", str(cfg_path), str(proxy_port)], env=env)
-            )
+            procs.append(proxy)
             for port in (legacy_port, new_port, proxy_port):
                 wait_port(port)
-            lat = asyncio.run(
-                _load(
-                    f"http://127.0.0.1:{proxy_port}", args.duration, args.connections, args.warmup
-                )
-            )
-            time.sleep(2.5)  # let the last shadow calls finish and the recorder flush
+            phases = _run_phases(f"http://127.0.0.1:{proxy_port}", proxy.pid, args)
+            time.sleep(1.5)  # the recorder's last flush
         finally:
             for p in procs:
                 p.terminate()
@@ -199,47 +239,59 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         store = Store(load_config(cfg_path).store)
         report = build_report(store, None, since=timedelta(hours=1))
         store.close()
+    load_after = os.getloadavg()[0]
     shadow_route = next((r for r in report.routes if r.route == "GET /shadow/{id}"), None)
     figures: dict[str, Any] = {
         "bench": "shadow",
         "legacy_ms": args.legacy_ms,
         "new_ms": new_ms,
         "connections": args.connections,
-        "pass_requests": len(lat["pass"]),
-        "shadow_requests": len(lat["shadow"]),
-        "pass_p50_ms": round(_pct(lat["pass"], 50), 3),
-        "pass_p99_ms": round(_pct(lat["pass"], 99), 3),
-        "shadow_p50_ms": round(_pct(lat["shadow"], 50), 3),
-        "shadow_p99_ms": round(_pct(lat["shadow"], 99), 3),
+        "phase_seconds": args.phase_seconds,
+        "phases": phases,
+        "load_average_1m": [round(load_before, 2), round(load_after, 2)],
     }
-    figures["p50_ratio"] = round(figures["shadow_p50_ms"] / figures["pass_p50_ms"], 3)
-    figures["p99_ratio"] = round(figures["shadow_p99_ms"] / figures["pass_p99_ms"], 3)
+    for kind in ("pass", "shadow"):
+        for key in ("p50_ms", "p99_ms", "cpu_us_per_request"):
+            figures[f"{kind}_{key}"] = _median(phases[kind], key)
+    ratios = {
+        "p50_ratio": (figures["shadow_p50_ms"] / figures["pass_p50_ms"], 1.1),
+        "p99_ratio": (figures["shadow_p99_ms"] / figures["pass_p99_ms"], 1.2),
+        "cpu_ratio": (
+            figures["shadow_cpu_us_per_request"] / figures["pass_cpu_us_per_request"],
+            2.0,
+        ),
+    }
     if shadow_route is not None:
         figures["shadow_compared"] = shadow_route.compared
         figures["shadow_matched"] = shadow_route.matched
         figures["shadow_dropped"] = sum(shadow_route.dropped.values())
-        figures["new_p50_ms_seen_by_shadow"] = shadow_route.latency["new"].p50
     print(
         f"legacy {args.legacy_ms} ms, new {new_ms} ms, {args.connections} connections, "
-        f"{args.duration:.0f} s measured"
+        f"{args.phases} pairs of {args.phase_seconds:.0f} s phases (medians over phases)"
     )
     for kind in ("pass", "shadow"):
         print(
-            f"  {kind:<7} {figures[f'{kind}_requests']:>7} requests  "
-            f"p50 {figures[f'{kind}_p50_ms']:7.2f} ms  p99 {figures[f'{kind}_p99_ms']:7.2f} ms"
+            f"  {kind:<7} p50 {figures[f'{kind}_p50_ms']:7.2f} ms  p99 {figures[f'{kind}_p99_ms']:7.2f} ms"
+            f"  CPU {figures[f'{kind}_cpu_us_per_request']:7.1f} µs/request"
+            f"  ({sum(int(p['requests']) for p in phases[kind])} requests)"
         )
-    verdict = "ok" if figures["p50_ratio"] <= 1.1 else "ABOVE TARGET"
-    print(
-        f"  shadow/passthrough p50 {figures['p50_ratio']}x (target <= 1.1x: {verdict}), p99 {figures['p99_ratio']}x"
-    )
+    missed = []
+    for name, (ratio, limit) in ratios.items():
+        figures[name] = round(ratio, 3)
+        ok = ratio <= limit
+        missed += [] if ok else [name]
+        print(
+            f"  shadow/passthrough {name[:-6]}: {ratio:.2f}x (target at most {limit}x: {'ok' if ok else 'MISSED'})"
+        )
     if shadow_route is not None:
         print(
             f"  shadow side: {figures['shadow_compared']} compared, {figures['shadow_matched']} matched, "
             f"{figures['shadow_dropped']} dropped"
         )
+    print(f"  load average (1 min) before / after: {load_before:.2f} / {load_after:.2f}")
     print(json.dumps(figures))
-    return figures
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

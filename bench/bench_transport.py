@@ -29,8 +29,9 @@ from bench.bench_proxy import (
     BODY,
     Figures,
     _ensure_tools,
-    _measure,
     _nginx_bin,
+    measure,
+    upstream_block,
     write_nginx_conf,
 )
 from strangler.backends import UpstreamRequest, UpstreamResponse
@@ -220,10 +221,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="strangler-bench-transport-"))
     up_port = free_port()
     (work / "body.json").write_text(BODY)
-    write_nginx_conf(work, up_port)
+    conf = write_nginx_conf(work, "upstream", upstream_block(work, up_port))
     upstream = f"http://127.0.0.1:{up_port}"
     results: list[Figures] = []
-    ngx = subprocess.Popen([_nginx_bin(), "-c", str(work / "nginx.conf"), "-p", str(work)])
+    ngx = subprocess.Popen([_nginx_bin(), "-c", str(conf), "-p", str(work)])
     try:
         wait_port(up_port)
         for transport in args.transports.split(","):
@@ -237,7 +238,7 @@ def main() -> int:
                 wait_port(port, 30)
                 url = f"http://127.0.0.1:{port}/orgs/acme"
                 results.append(
-                    _measure(transport, url, [proc.pid], args.duration, args.connections)
+                    measure(transport, 0, url, [proc.pid], args.duration, args.connections)
                 )
             finally:
                 proc.send_signal(signal.SIGTERM)
@@ -257,7 +258,7 @@ def main() -> int:
     for f in results:
         print(
             f"{f.target:<13} {f.requests_per_s:>10.1f} {f.p50_ms:>8.3f} {f.p99_ms:>8.3f} "
-            f"{f.proxy_cpu_us_per_request:>11.1f}"
+            f"{f.cpu_us_per_request or 0:>11.1f}"
         )
     print(json.dumps({"bench": "transport", "results": [asdict(f) for f in results]}))
     return 0
