@@ -30,7 +30,7 @@ from shadow.exchange import CapturedResponse, Headers
 from shadow.jsondiff import DEFAULT_LIMIT, diff_json
 from shadow.normalise import normalise
 from shadow.rules import CompiledRules
-from shadow.verdict import Difference, Verdict
+from shadow.verdict import Difference, DifferenceKind, Verdict
 
 __all__ = [
     "BODY_COMPARATORS",
@@ -70,21 +70,32 @@ def media_type(headers: Headers) -> tuple[str, str]:
     return kind.strip().lower(), charset
 
 
+_AUTH_STATUS = frozenset({401, 403})
+
+
 def _error_step(ctx: _Context) -> bool:
     a, b = ctx.legacy, ctx.new
     if a.error is None and b.error is None:
         return False
     if a.error is None or b.error is None:
-        ctx.out.append(
-            Difference("error", "error", a.error or a.status, b.error or b.status, "error")
-        )
+        failed = a.error or b.error or ""
+        # A credential the bridge could not translate is an auth problem, not new's error.
+        kind: DifferenceKind = "auth" if failed.startswith("auth: ") else "error"
+        ctx.out.append(Difference(kind, kind, a.error or a.status, b.error or b.status, kind))
     return True
 
 
 def _status_step(ctx: _Context) -> bool:
     if ctx.legacy.status == ctx.new.status:
         return False
-    ctx.out.append(Difference("status", "status", ctx.legacy.status, ctx.new.status, "status"))
+    # 401/403 on one side only: a credential that did not cross the seam (an auth domain
+    # without a bridge), reported apart from real status differences.
+    kind: DifferenceKind = (
+        "auth"
+        if (ctx.legacy.status in _AUTH_STATUS) != (ctx.new.status in _AUTH_STATUS)
+        else "status"
+    )
+    ctx.out.append(Difference(kind, kind, ctx.legacy.status, ctx.new.status, kind))
     return True  # two bodies of different statuses are not worth comparing field by field
 
 

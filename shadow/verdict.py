@@ -23,7 +23,7 @@ __all__ = [
     "Verdict",
 ]
 
-DifferenceKind = Literal["status", "error", "header", "missing", "added", "type", "value"]
+DifferenceKind = Literal["status", "error", "auth", "header", "missing", "added", "type", "value"]
 Outcome = Literal["match", "noise", "mismatch", "not_compared"]
 
 
@@ -47,6 +47,7 @@ class Severity(IntEnum):
 KIND_SEVERITY: dict[str, Severity] = {
     "status": Severity.STATUS,
     "error": Severity.STATUS,
+    "auth": Severity.STATUS,
     "missing": Severity.SCHEMA,
     "type": Severity.SCHEMA,
     "header": Severity.VALUE,

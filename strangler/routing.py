@@ -273,7 +273,9 @@ _LEGACY = Decision("legacy")
 _NEW = Decision("new")
 
 
-def decide(route: Route, key: str | None, rand: Callable[[], float]) -> Decision:
+def decide(
+    route: Route, key: str | None, rand: Callable[[], float], *, scope: str | None = None
+) -> Decision:
     """Choose the primary side (and the side to shadow) for one request.
 
     ``key`` is the request's sticky key (see :func:`sticky_key`); ``rand`` returns a float
@@ -295,7 +297,8 @@ def decide(route: Route, key: str | None, rand: Callable[[], float]) -> Decision
             bucket = None
             to_new = rand() * BUCKETS < route.threshold
         else:
-            bucket = bucket_of(route.key, key, BUCKETS)
+            # ``scope``: an auth domain's name, so one client has one bucket in all its routes
+            bucket = bucket_of(scope or route.key, key, BUCKETS)
             to_new = bucket < route.threshold
         other: Side | None = None
         if route.shadow.canary and _sampled(route, key, rand):

@@ -29,6 +29,7 @@ from shadow.redact import Redactor
 from shadow.rules import Rules, route_rules
 from shadow.runner import Caller, RouteShadow, RunnerSettings, ShadowResult, ShadowRunner
 from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
+from strangler.auth import BridgeFailed
 from strangler.backends import UpstreamRequest
 from strangler.config import Config, Timeouts
 from strangler.proxy import HOP_BY_HOP, Proxy
@@ -75,6 +76,13 @@ def _caller(proxy: Proxy, config: Config) -> Caller:
         target = request.path + (f"?{request.query}" if request.query else "")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
         t0 = perf_counter()
+        domain = proxy.auth.domain_for(request.route) if proxy.auth is not None else None
+        if domain is not None:
+            try:  # the candidate gets the credential it accepts (see strangler.auth)
+                headers = await domain.headers_for(side, headers)
+            except BridgeFailed as err:
+                elapsed = (perf_counter() - t0) * 1000.0
+                return CapturedResponse(0, (), b"", elapsed, error=f"auth: {err.reason}")
         try:
             resp = await backend.send(
                 UpstreamRequest(request.method, target, headers, request.body or b""),

@@ -126,6 +126,17 @@ databases:
 mappings:
   orders: shop_mappings:ORDERS_MAPPING
 
+auth:                                         # credentials bridged between the sides (docs/auth.md)
+  domains:
+    - name: donors
+      routes: ["* /orgs/{slug}/forms"]        # patterns covering declared routes
+      credential: header:Authorization        # or cookie:SESSIONID
+      to_new: {hook: "bridge:legacy_to_new"}  # or {exchange: {url: ...}} or pin
+      to_legacy: pin                          # after a rollback: stay on the issuing side
+      unknown_issuer: legacy
+      cohort_cookie: strangler_cohort
+  cache: {ttl: 300, max_entries: 10000}
+
 load:
   users: 10
   spawn_rate: 10

@@ -17,7 +17,13 @@ from strangler.config import BackendConfig, Config
 __all__ = ["build_backend", "build_backends", "load_app"]
 
 
-def load_app(target: str, *, key: str = "", file: str | None = None) -> Any:
+def load_app(
+    target: str,
+    *,
+    key: str = "",
+    file: str | None = None,
+    what: str = "an ASGI or WSGI application (a callable)",
+) -> Any:
     """Import ``"package.module:attribute"`` (attributes may be dotted) once.
 
     >>> load_app("json:dumps")([1])
@@ -38,7 +44,7 @@ def load_app(target: str, *, key: str = "", file: str | None = None) -> Any:
                 key, target, f"an attribute {attr!r} in module {module_name!r}", file=file
             ) from None
     if not callable(obj):
-        raise ConfigError(key, target, "an ASGI or WSGI application (a callable)", file=file)
+        raise ConfigError(key, target, what, file=file)
     return obj
 
 

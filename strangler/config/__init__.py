@@ -29,6 +29,13 @@ from pydantic import (
 from shadow.rules import Rules
 from strangler._errors import ConfigError
 from strangler._modes import MODES
+from strangler.config._auth import (
+    AuthDomain,
+    AuthSettings,
+    ExchangeBridgeSpec,
+    HookBridgeSpec,
+    covers,
+)
 from strangler.config._backends import BackendConfig, Timeouts, TLSConfig
 from strangler.config._base import Frozen
 
@@ -36,9 +43,13 @@ __all__ = [
     "METHODS",
     "MODES",
     "AdminSettings",
+    "AuthDomain",
+    "AuthSettings",
     "BackendConfig",
     "Config",
     "DatabaseSettings",
+    "ExchangeBridgeSpec",
+    "HookBridgeSpec",
     "LoadSettings",
     "Mode",
     "ProxySettings",
@@ -385,6 +396,9 @@ class Config(Frozen):
     )
     databases: DatabaseSettings = DatabaseSettings()
     load: LoadSettings = LoadSettings()
+    auth: AuthSettings = Field(
+        AuthSettings(), description="auth domains: credentials bridged between the sides"
+    )
     source: str | None = Field(None, description="the file this config came from", exclude=True)
 
     @field_validator("routes")
@@ -396,6 +410,34 @@ class Config(Frozen):
                 raise ValueError(f"route {r.key!r} is declared twice")
             seen.add(r.key)
         return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_routes(cls, value: AuthSettings, info: ValidationInfo) -> AuthSettings:
+        declared = [r.key for r in info.data.get("routes", ())]
+        owner: dict[str, str] = {}
+        domains = []
+        for i, domain in enumerate(value.domains):
+            patterns = []
+            for j, pattern in enumerate(domain.routes):
+                where = f"domains[{i}].routes[{j}]"
+                try:
+                    canonical = canonical_route(pattern)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+                hits = [r for r in declared if covers(canonical, r)]
+                if not hits:
+                    raise ValueError(f"{where}: {pattern!r} covers no declared route")
+                for route in hits:
+                    other = owner.setdefault(route, domain.name)
+                    if other != domain.name:
+                        raise ValueError(
+                            f"{where}: route {route!r} is in domains {other!r} and "
+                            f"{domain.name!r}; a route has one credential"
+                        )
+                patterns.append(canonical)
+            domains.append(domain.model_copy(update={"routes": tuple(patterns)}))
+        return value.model_copy(update={"domains": tuple(domains)})
 
     def route(self, key: str) -> RouteConfig:
         """The route with this key (any spelling of methods order/case)."""

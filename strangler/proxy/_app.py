@@ -26,6 +26,7 @@ import orjson
 from shadow.exchange import CapturedRequest, CapturedResponse, Side
 from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import Receive, Scope, Send
+from strangler.auth import AuthBridges, BridgeFailed, Domain
 from strangler.backends import Backend, UpstreamRequest, UpstreamResponse, build_backends
 from strangler.config import SAFE_METHODS, Config, Timeouts
 from strangler.metrics import ProxyMetrics
@@ -107,6 +108,7 @@ class Proxy:
         if config.new_sandbox is not None:
             self._timeouts["new_sandbox"] = config.new_sandbox.timeouts
         self._websockets = WebSocketRelay(self._timeouts, self._policy, self.metrics)
+        self.auth = AuthBridges(config, self.metrics.registry) if config.auth.domains else None
         self._started = False
         self._closed = False
         self._lock: asyncio.Lock | None = None
@@ -154,6 +156,8 @@ class Proxy:
         if self._owns_backends:
             for backend in self.backends.values():
                 await backend.aclose()
+        if self.auth is not None:
+            await self.auth.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -194,7 +198,15 @@ class Proxy:
         fwd = self._policy.request(scope["headers"], peer, scope.get("scheme", "http"))
         key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
         forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
-        decision = forced or decide(route, key, self._rand)
+        domain = self.auth.domain_for(route.key) if self.auth is not None else None
+        if domain is None:
+            decision = forced or decide(route, key, self._rand)
+            upstream_headers, cohort = fwd.headers, None
+        else:
+            placed = await self._place(domain, route, scope, fwd.headers, key, forced, send)
+            if placed is None:
+                return
+            decision, upstream_headers, cohort = placed
         sink = self.shadow_sink if decision.shadow is not None else None
 
         if self._declared_too_large(scope["headers"]):
@@ -215,9 +227,16 @@ class Proxy:
         query: bytes = scope.get("query_string", b"")
         target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
         request = UpstreamRequest(
-            method, target, fwd.headers, body.for_upstream(), scope.get("scheme", "http"), client
+            method,
+            target,
+            upstream_headers,
+            body.for_upstream(),
+            scope.get("scheme", "http"),
+            client,
         )
-        answered = await self._forward(request, decision.primary, route, decision, body, send)
+        answered = await self._forward(
+            request, decision.primary, route, decision, body, send, fwd.headers
+        )
         if answered is None:
             return
         side, resp = answered
@@ -225,6 +244,7 @@ class Proxy:
             await resp.aclose()
             self.metrics.fallback(route.key, "status_5xx")
             request.body = body.for_upstream()
+            request.headers = fwd.headers  # the client's own credential, as legacy issued it
             answered = await self._forward(request, "legacy", route, None, body, send)
             if answered is None:
                 return
@@ -234,6 +254,13 @@ class Proxy:
         headers = self._policy.response(resp.headers)
         copy: bytearray | None = bytearray() if sink is not None else None
         cap = route.shadow.body_cap
+        learn: bytearray | None = None
+        if domain is not None:
+            domain.learn(side, resp.headers)
+            if domain.learns_from_body and status < 300 and method not in SAFE_METHODS:
+                learn = bytearray()  # a login answer: which side issued the token in it
+            if cohort is not None:
+                headers.append((b"set-cookie", cohort.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         ended = False
         try:
@@ -244,6 +271,8 @@ class Proxy:
                             copy = None
                         else:
                             copy += chunk
+                    if learn is not None:
+                        learn += chunk
                     # The last chunk is sent as the last message (one write less).
                     ended = resp.at_eof()
                     await send(
@@ -260,6 +289,8 @@ class Proxy:
             await resp.aclose()
         if not ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if learn is not None and domain is not None:
+            domain.learn(side, [], bytes(learn))
         elapsed = perf_counter() - t0
         self.metrics.request(route.key, route.mode, side, status, elapsed)
         if sink is not None and decision.shadow is not None:
@@ -302,6 +333,7 @@ class Proxy:
         decision: Decision | None,
         body: RequestBody,
         send: Send,
+        client_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> tuple[Side, UpstreamResponse] | None:
         """Send to ``side``; on failure fall back to legacy (when safe) or answer the error.
 
@@ -322,6 +354,8 @@ class Proxy:
             if decision is not None and decision.fallback and self._may_replay(err, request, body):
                 self.metrics.fallback(route.key, err.kind)
                 request.body = body.for_upstream()
+                if client_headers is not None:
+                    request.headers = client_headers  # not a credential bridged for new
                 return await self._forward(request, "legacy", route, None, body, send)
             log.warning("%s", err)
             payload = {"error": err.kind, "backend": err.backend, "route": route.key}
@@ -329,6 +363,36 @@ class Proxy:
                 payload["detail"] = err.detail
             await self._reply(send, route, err.status_code, payload, method=request.method)
             return None
+
+    async def _place(
+        self,
+        domain: Domain,
+        route: Route,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        key: str | None,
+        forced: Decision | None,
+        send: Send,
+    ) -> tuple[Decision, list[tuple[bytes, bytes]], str | None] | None:
+        """The decision for a route of an auth domain: one canary bucket per client for the
+        whole domain, then the credential bridged (or the request pinned) towards the side
+        that serves it. None: the bridge failed and the client got a 502."""
+        presented = domain.credential.read(headers)
+        cohort = None
+        if route.mode == "canary" and forced is None:
+            key, cohort = domain.cohort_key(scope["headers"], presented)
+        decision = forced or decide(route, key, self._rand, scope=domain.bucket_scope)
+        if presented is None or forced is not None:
+            return decision, headers, cohort
+        try:
+            placement = await domain.place(decision, route.mode, presented, headers)
+        except BridgeFailed as err:
+            log.warning("auth domain %s: %s (%s)", domain.name, err.reason, presented.name)
+            payload = {"error": "auth_bridge_failed", "domain": domain.name, "route": route.key}
+            payload["detail"] = err.reason
+            await self._reply(send, route, 502, payload, method=scope["method"])
+            return None
+        return placement.decision, placement.headers or headers, cohort
 
     @staticmethod
     def _may_replay(err: UpstreamError, request: UpstreamRequest, body: RequestBody) -> bool:

@@ -12,6 +12,7 @@ results, and calls :func:`~strangler.rollout.readiness.assess`::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -19,7 +20,13 @@ from strangler.config import Config
 from strangler.rollout import traffic
 from strangler.rollout.gates import decide_flip, sends_more_to_new
 from strangler.rollout.killswitch import kill_switch_state
-from strangler.rollout.readiness import EVIDENCE_KINDS, Readiness, WindowStats, assess
+from strangler.rollout.readiness import (
+    EVIDENCE_KINDS,
+    Condition,
+    Readiness,
+    WindowStats,
+    assess,
+)
 from strangler.store import Evidence, Store
 
 __all__ = ["gate_flip", "readiness_of", "route_readiness"]
@@ -49,8 +56,26 @@ def readiness_of(
             since = now - timedelta(seconds=thresholds.window)
             windows[thresholds.window] = traffic.window_stats(store, since, now, wanted)
         stats = windows[thresholds.window].get(rc.key, WindowStats())
-        out[rc.key] = assess(rc.key, stats, _evidence(store, rc.key), thresholds, now)
+        verdict = assess(rc.key, stats, _evidence(store, rc.key), thresholds, now)
+        out[rc.key] = _with_auth(config, rc.key, verdict)
     return out
+
+
+def _with_auth(config: Config, route: str, verdict: Readiness) -> Readiness:
+    """A route of an auth domain with no bridge towards new cannot move to canary or new:
+    new would refuse every credential legacy issued."""
+    found = config.auth.domain_of(route)
+    if found is None or found[1].to_new is not None:
+        return verdict
+    i, domain = found
+    blocker = Condition(
+        "auth",
+        False,
+        f"the route is in auth domain {domain.name!r}, which has no bridge towards new",
+        f"auth.domains[{i}].to_new: {{hook: 'module:function'}}, "
+        "{exchange: {url: ...}} or pin; see docs/auth.md",
+    )
+    return replace(verdict, conditions=(*verdict.conditions, blocker))
 
 
 def route_readiness(
