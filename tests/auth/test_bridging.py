@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from shadow.runner import ShadowRunner
+from strangler import FlipRefused
 from strangler.config import parse_config
+from strangler.control import flip_route
 from strangler.proxy import Proxy
 from strangler.recorder import Recorder
 from strangler.rollout import readiness_of
@@ -387,3 +390,34 @@ def test_credentials_are_never_stored_or_logged(
     sig = token.rsplit(".", 1)[1]
     assert sig.encode() not in stored
     assert sig not in caplog.text
+
+
+@pytest.mark.parametrize("bridged", [False, True])
+def test_a_flip_to_canary_needs_a_bridge_towards_new(
+    sides: tuple[LiveServer, LiveServer], tmp_path: Path, bridged: bool
+) -> None:
+    domain = {"to_new": "pin"} if bridged else {}
+    cfg = _config(
+        sides,
+        domain,
+        routes=[{"route": "GET /api/me", "mode": "shadow"}],
+        store=f"sqlite:///{tmp_path / 'store.db'}",
+        readiness={"min_compared": 0},
+    )
+    store = Store(cfg.store)
+    store.ensure_schema()
+    try:
+        if bridged:
+            flip = flip_route(cfg, store, "GET /api/me", "canary", Decimal(5), "pinned users")
+            assert flip.to_mode == "canary"
+            return
+        with pytest.raises(FlipRefused) as info:
+            flip_route(cfg, store, "GET /api/me", "canary", Decimal(5), "try it")
+        blockers = [b for b in info.value.blockers if b.startswith("auth:")]
+        assert blockers == [
+            "auth: the route is in auth domain 'users', which has no bridge towards new "
+            "(needs auth.domains[0].to_new: {hook: 'module:function'}, {exchange: {url: ...}} "
+            "or pin; see docs/auth.md)"
+        ]
+    finally:
+        store.close()
