@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from strangler.config import RollbackSettings, parse_config
-from strangler.control import open_store
+from strangler.control import open_store, readiness_of
 from strangler.metrics import ProxyMetrics
-from strangler.rollout import judge, read_counters, readiness_of
+from strangler.rollback_monitor import read_counters
+from strangler.rollout import judge
 from strangler.store.shadow_models import ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
 

@@ -29,7 +29,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from strangler.metrics import ProxyMetrics
-from strangler.rollout import read_counters
+from strangler.rollback_monitor import read_counters
 from strangler.workers import WorkerMetrics
 
 

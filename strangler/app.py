@@ -21,10 +21,12 @@ import os
 from pathlib import Path
 
 from strangler._errors import ConfigError
+from strangler.admin import attach_cutover
 from strangler.config import Config, load_config
 from strangler.control import open_store
 from strangler.live import LiveState
 from strangler.proxy import Proxy
+from strangler.shadowing import attach_shadow
 
 __all__ = ["CONFIG_ENV", "RUN_DIR_ENV", "app_from_env", "create_app"]
 
@@ -58,11 +60,7 @@ def create_app(
 
     proxy.on_startup.append(live.start)
     proxy.on_shutdown.extend([live.stop, close_store])
-    from strangler.shadowing import attach_shadow  # shadow runner + recorder (issue 3)
-
     attach_shadow(proxy, cfg, store)
-    from strangler.admin import attach_cutover  # the admin side and the rollback monitor
-
     shared = Path(run_dir) if run_dir is not None else None
     attach_cutover(proxy, cfg, store, on_flip=live.refresh, run_dir=shared)
     return proxy

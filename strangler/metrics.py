@@ -15,15 +15,16 @@ counters are ``prometheus_client`` counters with their labelled children cached:
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["LATENCY_BUCKETS", "ProxyMetrics", "status_class"]
+__all__ = ["LATENCY_BUCKETS", "ProxyMetrics", "p99_from_buckets", "status_class"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _CLASSES = {n: f"{n}xx" for n in range(1, 6)}
@@ -175,3 +176,25 @@ class ProxyMetrics:
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+def p99_from_buckets(buckets: Sequence[tuple[float, float]], q: float = 0.99) -> float | None:
+    """The ``q`` quantile (seconds) of a cumulative histogram, interpolated in its bucket.
+
+    >>> p99_from_buckets([(0.1, 90.0), (1.0, 100.0), (math.inf, 100.0)])
+    0.91
+    """
+    ordered = sorted(buckets)
+    if not ordered or ordered[-1][1] <= 0:
+        return None
+    rank = q * ordered[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for le, count in ordered:
+        if count >= rank:
+            if math.isinf(le):
+                return lower_bound  # beyond the last finite bound: report that bound
+            span = count - lower_count
+            share = (rank - lower_count) / span if span > 0 else 1.0
+            return round(lower_bound + (le - lower_bound) * share, 6)
+        lower_bound, lower_count = le, count
+    return ordered[-1][0]

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 from strangler._sticky import bucket_of, cookie_value
 from strangler._types import Scope
 from strangler.config import Config, RouteConfig, ShadowSettings, StickyKey, Timeouts
-from strangler.store.repository import RouteState
+from strangler.records import RouteState
 
 __all__ = [
     "BUCKETS",

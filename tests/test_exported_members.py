@@ -9,8 +9,10 @@ import pytest
 PACKAGES = [
     "strangler",
     "strangler.admin",
+    "strangler.auth",
     "strangler.backends",
     "strangler.config",
+    "strangler.control",
     "strangler.metrics",
     "strangler.proxy",
     "strangler.rollout",

@@ -31,10 +31,16 @@ from starlette.staticfiles import StaticFiles
 from strangler._errors import FlipRefused, InvalidFlip, RouteError, StranglerError
 from strangler.admin import _pages
 from strangler.config import Config
-from strangler.control import flip_to_json, parse_percent, routes_overview
-from strangler.rollout.evidence import readiness_of
-from strangler.rollout.killswitch import engage_kill_switch, release_kill_switch
-from strangler.rollout.progress import migration_progress
+from strangler.control import (
+    engage_kill_switch,
+    flip_route,
+    flip_to_json,
+    migration_progress,
+    parse_percent,
+    readiness_of,
+    release_kill_switch,
+    routes_overview,
+)
 from strangler.store import Store
 from strangler.workers import WorkerInfo, this_worker
 
@@ -266,8 +272,6 @@ def _flip(
     actor: str,
     force: bool,
 ) -> Any:
-    from strangler.control import flip_route
-
     return flip_route(config, store, route, mode, percent, reason, actor, force)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 import plotly.graph_objects as go
 
 from strangler.config import MODES
-from strangler.rollout.traffic import TrafficPoint
+from strangler.records import TrafficPoint
 from strangler.store import Flip
 
 __all__ = ["mode_history", "progress_figure"]

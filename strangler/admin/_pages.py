@@ -10,9 +10,13 @@ from typing import Any
 from strangler.admin import _charts
 from strangler.admin import _differences as differences
 from strangler.config import MODES, Config
-from strangler.control import RouteStatus, format_percent, routes_overview
-from strangler.rollout.evidence import readiness_of
-from strangler.rollout.progress import migration_progress
+from strangler.control import (
+    RouteStatus,
+    format_percent,
+    migration_progress,
+    readiness_of,
+    routes_overview,
+)
 from strangler.rollout.readiness import Readiness
 from strangler.store import Store
 

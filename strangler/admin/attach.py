@@ -23,9 +23,9 @@ from strangler.admin._app import create_admin_app
 from strangler.admin.server import AdminServer
 from strangler.config import Config
 from strangler.proxy import Proxy
-from strangler.rollout.monitor import RollbackMonitor
-from strangler.rollout.served import TrafficRecorder
+from strangler.rollback_monitor import RollbackMonitor
 from strangler.store import Store
+from strangler.traffic_recorder import TrafficRecorder
 from strangler.workers import Leadership, WorkerMetrics
 
 __all__ = ["Attached", "attach_cutover"]

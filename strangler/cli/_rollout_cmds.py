@@ -46,8 +46,7 @@ def ready(
     Example: strangler ready -c strangler.yaml --route "GET /orgs/{slug}"
     """
     from strangler.config import load_config
-    from strangler.control import open_store
-    from strangler.rollout.evidence import readiness_of
+    from strangler.control import open_store, readiness_of
 
     cfg = load_config(config)
     store = open_store(cfg)
@@ -88,8 +87,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     Example: strangler status -c strangler.yaml --json
     """
     from strangler.config import load_config
-    from strangler.control import open_store
-    from strangler.rollout.progress import migration_progress
+    from strangler.control import migration_progress, open_store
 
     cfg = load_config(config)
     store = open_store(cfg)
@@ -157,8 +155,7 @@ def kill_switch(
     Example: strangler kill-switch on --reason "incident 42: double charges"
     """
     from strangler.config import load_config
-    from strangler.control import open_store
-    from strangler.rollout.killswitch import engage_kill_switch, release_kill_switch
+    from strangler.control import engage_kill_switch, open_store, release_kill_switch
 
     cfg = load_config(config)
     store = open_store(cfg)

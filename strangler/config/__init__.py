@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from shadow.rules import Rules
-from strangler._errors import ConfigError
+from strangler._errors import ConfigError, RouteError
 from strangler._modes import MODES
 from strangler.config._auth import (
     AuthDomain,
@@ -441,8 +441,6 @@ class Config(Frozen):
 
     def route(self, key: str) -> RouteConfig:
         """The route with this key (any spelling of methods order/case)."""
-        from strangler._errors import RouteError
-
         want = canonical_route(key)
         for r in self.routes:
             if r.key == want:

@@ -1,7 +1,8 @@
 """Migration progress: how much is done, how much traffic new serves, what blocks the rest.
 
 :func:`build_progress` is pure (the routes' live states, their readiness and traffic
-totals in, a :class:`Progress` out); :func:`migration_progress` reads them from the store::
+totals in, a :class:`Progress` out); :func:`strangler.control.migration_progress` reads them
+from the store::
 
     >>> progress = migration_progress(cfg, store)                   # doctest: +SKIP
     >>> progress.done, progress.total, progress.share_new_day      # doctest: +SKIP
@@ -13,17 +14,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from strangler.config import MODES, Config
+from strangler.config import MODES
+from strangler.records import TrafficPoint
 from strangler.rollout.gates import KillSwitchState
 from strangler.rollout.readiness import Readiness
-from strangler.rollout.traffic import TrafficPoint, served_totals, served_trend
-from strangler.store import Store
 
-__all__ = ["Progress", "RouteProgress", "build_progress", "migration_progress"]
+__all__ = ["DONE_MODES", "Progress", "RouteProgress", "build_progress"]
 
 DONE_MODES = frozenset({"new", "retired"})
 _NEXT = {"legacy": "shadow", "shadow": "canary", "canary": "new", "new": "retired"}
@@ -127,27 +126,4 @@ def build_progress(
         share_new_day,
         tuple(trend),
         kill_switch or KillSwitchState(False),
-    )
-
-
-def migration_progress(config: Config, store: Store, *, now: datetime | None = None) -> Progress:
-    """Progress of the config's routes, read from the store."""
-    from strangler.control import routes_overview
-    from strangler.rollout.evidence import readiness_of
-    from strangler.rollout.killswitch import kill_switch_state
-
-    now = now or datetime.now(UTC)
-    overview = routes_overview(config, store)
-    states = [(r.route, r.mode, r.percent, r.held) for r in overview.routes if r.in_config]
-    pending = [r for r, mode, _, _ in states if mode not in DONE_MODES]
-    verdicts = readiness_of(config, store, pending, now=now)
-    hour = served_totals(store, now - timedelta(hours=1), now)
-    day = served_totals(store, now - timedelta(days=1), now)
-    return build_progress(
-        states,
-        verdicts,
-        share_new_hour=hour.share_new,
-        share_new_day=day.share_new,
-        trend=served_trend(store, now - timedelta(days=14), now),
-        kill_switch=kill_switch_state(store),
     )

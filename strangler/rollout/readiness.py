@@ -2,7 +2,7 @@
 
 The verdict is computed from plain values: the route's traffic over a recent window
 (:class:`WindowStats`, summed from the store's per-minute aggregates by
-:mod:`strangler.rollout.evidence`) and the newest parity-test, load-test and
+:mod:`strangler.control`) and the newest parity-test, load-test and
 data-verification results stored for the route. Each condition says what was measured and
 what was needed, so a refused flip can print exactly why::
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from strangler.config import ReadinessThresholds
-from strangler.store import Evidence
+from strangler.records import Evidence, WindowStats
 
 __all__ = ["EVIDENCE_KINDS", "Condition", "Readiness", "WindowStats", "assess"]
 
@@ -32,64 +32,6 @@ EVIDENCE_KINDS: dict[str, str] = {
     "data": "data verification",
 }
 """Stored evidence kinds and the name their condition carries."""
-
-
-@dataclass(frozen=True, slots=True)
-class WindowStats:
-    """A route's traffic over the readiness window (both sides, shadow verdicts, latency)."""
-
-    compared: int = 0
-    matched: int = 0
-    noise: int = 0
-    mismatched: int = 0
-    legacy_requests: int = 0
-    legacy_errors: int = 0
-    new_requests: int = 0
-    new_errors: int = 0
-    legacy_p99_ms: float | None = None
-    new_p99_ms: float | None = None
-
-    @property
-    def parity(self) -> float | None:
-        """Share of compared requests that agree; learned noise counts as agreeing."""
-        if self.compared <= 0:
-            return None
-        return (self.compared - self.mismatched) / self.compared
-
-    @property
-    def legacy_error_rate(self) -> float | None:
-        return self.legacy_errors / self.legacy_requests if self.legacy_requests else None
-
-    @property
-    def new_error_rate(self) -> float | None:
-        return self.new_errors / self.new_requests if self.new_requests else None
-
-    @property
-    def p99_ratio(self) -> float | None:
-        if not self.legacy_p99_ms or self.new_p99_ms is None:
-            return None
-        return self.new_p99_ms / self.legacy_p99_ms
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "compared": self.compared,
-            "matched": self.matched,
-            "noise": self.noise,
-            "mismatched": self.mismatched,
-            "parity": self.parity,
-            "legacy": {
-                "requests": self.legacy_requests,
-                "errors": self.legacy_errors,
-                "error_rate": self.legacy_error_rate,
-                "p99_ms": self.legacy_p99_ms,
-            },
-            "new": {
-                "requests": self.new_requests,
-                "errors": self.new_errors,
-                "error_rate": self.new_error_rate,
-                "p99_ms": self.new_p99_ms,
-            },
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,23 +7,24 @@ snapshots (the proxy's own Prometheus counters, read every ``rollback.interval``
 is added to the hot path and no database is queried per request::
 
     >>> from strangler.config import RollbackSettings
+from strangler.metrics import p99_from_buckets
     >>> win = SlidingWindow(span=60)
     >>> win.add(0.0, {"GET /a": RouteCounters()})
     >>> win.add(5.0, {"GET /a": RouteCounters(new=SideCounters(requests=40, errors=30))})
     >>> judge(win.delta("GET /a"), RollbackSettings())
     ("new's error rate 75.00% of 40 requests in the last 60s (limit 5.00%)",)
 
-:class:`~strangler.rollout.monitor.RollbackMonitor` wires it into the proxy process.
+:class:`~strangler.rollback_monitor.RollbackMonitor` wires it into the proxy process.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strangler.config import RollbackSettings
+from strangler.metrics import p99_from_buckets
 
 __all__ = ["RouteCounters", "SideCounters", "SlidingWindow", "judge", "p99_from_buckets"]
 
@@ -74,28 +75,6 @@ class RouteCounters:
             compared=max(0.0, self.compared - older.compared),
             mismatched=max(0.0, self.mismatched - older.mismatched),
         )
-
-
-def p99_from_buckets(buckets: Sequence[tuple[float, float]], q: float = 0.99) -> float | None:
-    """The ``q`` quantile (seconds) of a cumulative histogram, interpolated in its bucket.
-
-    >>> p99_from_buckets([(0.1, 90.0), (1.0, 100.0), (math.inf, 100.0)])
-    0.91
-    """
-    ordered = sorted(buckets)
-    if not ordered or ordered[-1][1] <= 0:
-        return None
-    rank = q * ordered[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for le, count in ordered:
-        if count >= rank:
-            if math.isinf(le):
-                return lower_bound  # beyond the last finite bound: report that bound
-            span = count - lower_count
-            share = (rank - lower_count) / span if span > 0 else 1.0
-            return round(lower_bound + (le - lower_bound) * share, 6)
-        lower_bound, lower_count = le, count
-    return ordered[-1][0]
 
 
 class SlidingWindow:

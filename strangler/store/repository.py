@@ -11,8 +11,6 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,52 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from strangler._errors import StoreError
+from strangler.records import Evidence, Flip, RouteState
 from strangler.store import schema
 from strangler.store.models import EvidenceRow, FlipRow, RouteStateRow, StateVersionRow, utcnow
 
 __all__ = ["Evidence", "Flip", "RouteState", "Store", "default_actor"]
-
-
-@dataclass(frozen=True, slots=True)
-class RouteState:
-    """The live mode of a flipped route."""
-
-    route: str
-    mode: str
-    percent: Decimal | None
-    held: bool
-    updated_at: datetime
-    last_flip_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Flip:
-    """One entry of the audit log."""
-
-    id: int
-    route: str
-    at: datetime
-    actor: str
-    from_mode: str
-    to_mode: str
-    from_percent: Decimal | None
-    to_percent: Decimal | None
-    reason: str
-    forced: bool
-    automatic: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """A stored result readiness reads (kind ``parity``, ``load`` or ``data``)."""
-
-    id: int
-    kind: str
-    route: str | None
-    subject: str
-    at: datetime
-    passed: bool
-    summary: dict[str, Any]
 
 
 def default_actor() -> str:

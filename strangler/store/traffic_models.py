@@ -1,6 +1,6 @@
 """Store table of served traffic: per route, minute, proxy process and side.
 
-Written by :class:`strangler.rollout.served.TrafficRecorder` from the proxy's own counters
+Written by :class:`strangler.traffic_recorder.TrafficRecorder` from the proxy's own counters
 (never per request); read by readiness (error rates and latency of each side) and by
 progress (the share of answers served by new, and its trend).
 

@@ -21,10 +21,9 @@ from sqlalchemy import select
 from shadow.runner import ShadowRunner
 from strangler import FlipRefused
 from strangler.config import parse_config
-from strangler.control import flip_route
+from strangler.control import flip_route, readiness_of
 from strangler.proxy import Proxy
 from strangler.recorder import Recorder
-from strangler.rollout import readiness_of
 from strangler.routing import RouteTable
 from strangler.shadowing import attach_shadow
 from strangler.store import Store

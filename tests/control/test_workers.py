@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from strangler.rollout.traffic import served_totals
 from strangler.store import Store
+from strangler.store.traffic import served_totals
 from tests.conftest import LiveServer, free_port
 from tests.control.conftest import PATH, ROUTE, ProxyProcess, side_app
 

@@ -11,8 +11,7 @@ import pytest
 from strangler._errors import FlipRefused
 from strangler.cli import main
 from strangler.config import Config, parse_config
-from strangler.control import flip_route, open_store
-from strangler.rollout.killswitch import engage_kill_switch, release_kill_switch
+from strangler.control import engage_kill_switch, flip_route, open_store, release_kill_switch
 from strangler.store import Store
 
 ROUTE = "GET /orgs/{slug}"

@@ -97,7 +97,7 @@ def test_read_counters_takes_sides_fallbacks_and_shadow_verdicts_from_the_regist
     from prometheus_client import Counter
 
     from strangler.metrics import ProxyMetrics
-    from strangler.rollout import read_counters
+    from strangler.rollback_monitor import read_counters
 
     m = ProxyMetrics()
     verdicts = Counter(

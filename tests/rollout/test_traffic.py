@@ -9,14 +9,13 @@ import pytest
 
 from shadow.histogram import LatencyHistogram
 from strangler.config import Config, parse_config
-from strangler.control import open_store
+from strangler.control import migration_progress, open_store, readiness_of
 from strangler.metrics import ProxyMetrics
-from strangler.rollout import migration_progress, readiness_of
-from strangler.rollout.served import TrafficRecorder
-from strangler.rollout.traffic import served_totals, served_trend, window_stats
 from strangler.store import Store
 from strangler.store.shadow_models import ShadowMinuteRow
+from strangler.store.traffic import served_totals, served_trend, window_stats
 from strangler.store.traffic_models import TrafficMinuteRow
+from strangler.traffic_recorder import TrafficRecorder
 
 NOW = datetime.now(UTC).replace(second=30, microsecond=0)
 A, B = "GET /a", "GET /b"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from strangler.rollout.monitor import read_counters
+from strangler.rollback_monitor import read_counters
 from tests.conftest import free_port
 from tests.shadow.apps import Call, json_answer
 from tests.shadow.conftest import Shadowed

@@ -7,7 +7,7 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from strangler.metrics import ProxyMetrics
-from strangler.rollout.monitor import read_counters
+from strangler.rollback_monitor import read_counters
 from strangler.workers import Share, merge_families, requests_in
 
 ROUTE = "GET /orgs/{slug}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from strangler.metrics import ProxyMetrics
-from strangler.rollout.monitor import read_counters
+from strangler.rollback_monitor import read_counters
 from strangler.workers import RETIRED_NAME, WorkerMetrics
 
 ROUTE = "GET /orgs/{slug}"

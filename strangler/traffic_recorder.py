@@ -36,7 +36,7 @@ from sqlalchemy import select
 from strangler._errors import StranglerError
 from strangler._tasks import cancel
 from strangler.metrics import LATENCY_BUCKETS
-from strangler.rollout.monitor import read_counters
+from strangler.rollback_monitor import read_counters
 from strangler.rollout.rollback import RouteCounters, SideCounters
 from strangler.store import Store
 from strangler.store.traffic_models import TrafficMinuteRow

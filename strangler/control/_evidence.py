@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from strangler.config import Config
-from strangler.rollout import traffic
+from strangler.control._killswitch import kill_switch_state
+from strangler.records import Evidence
 from strangler.rollout.gates import decide_flip, sends_more_to_new
-from strangler.rollout.killswitch import kill_switch_state
 from strangler.rollout.readiness import (
     EVIDENCE_KINDS,
     Condition,
@@ -27,7 +27,7 @@ from strangler.rollout.readiness import (
     WindowStats,
     assess,
 )
-from strangler.store import Evidence, Store
+from strangler.store import Store, traffic
 
 __all__ = ["gate_flip", "readiness_of", "route_readiness"]
 

@@ -40,9 +40,7 @@ class KillSwitchResult:
     flips: tuple[Flip, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        from strangler.control import flip_to_json
-
-        return {**self.state.to_json(), "flips": [flip_to_json(f) for f in self.flips]}
+        return {**self.state.to_json(), "flips": [f.to_json() for f in self.flips]}
 
 
 def kill_switch_state(store: Store) -> KillSwitchState:

@@ -4,7 +4,7 @@ Two sources, both written off the hot path:
 
 - ``shadow_minutes`` (the shadow recorder): compared requests and their verdicts, and the
   latency of both sides on the same requests;
-- ``traffic_minutes`` (:mod:`strangler.rollout.served`): answers each side served to
+- ``traffic_minutes`` (:mod:`strangler.traffic_recorder`): answers each side served to
   clients, attempts, errors, latency.
 
 Readiness sums a route's minutes over its window into a :class:`WindowStats`; progress
@@ -17,53 +17,17 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
 from shadow.histogram import LatencyHistogram
-from strangler.metrics import LATENCY_BUCKETS
-from strangler.rollout.readiness import WindowStats
-from strangler.rollout.rollback import p99_from_buckets
-from strangler.store import Store
+from strangler.metrics import LATENCY_BUCKETS, p99_from_buckets
+from strangler.records import SideTotals, TrafficPoint, WindowStats
+from strangler.store.repository import Store
 from strangler.store.shadow_models import ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
 
 __all__ = ["SideTotals", "TrafficPoint", "served_totals", "served_trend", "window_stats"]
-
-
-@dataclass(frozen=True, slots=True)
-class SideTotals:
-    """Answers served to clients by each side."""
-
-    legacy: int = 0
-    new: int = 0
-
-    @property
-    def share_new(self) -> float | None:
-        total = self.legacy + self.new
-        return self.new / total if total else None
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficPoint:
-    """Answers served by each side in one period starting at ``start``."""
-
-    start: datetime
-    legacy: int
-    new: int
-
-    @property
-    def share_new(self) -> float | None:
-        return SideTotals(self.legacy, self.new).share_new
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "legacy": self.legacy,
-            "new": self.new,
-            "share_new": self.share_new,
-        }
 
 
 @dataclass
