@@ -1,7 +1,7 @@
 """The proxy application, wired: config -> store -> proxy -> live-state watcher.
 
-``create_app`` is the one place the running pieces are put together (the shadow runner
-and the admin app attach here too). uvicorn workers use the zero-argument factory::
+``create_app`` is the one place the running pieces are put together, in one declared
+order (:class:`strangler.lifecycle.Lifecycle`: started in order, stopped in reverse). uvicorn workers use the zero-argument factory::
 
     STRANGLER_CONFIG=strangler.yaml uvicorn --factory strangler.app:app_from_env
 
@@ -21,12 +21,13 @@ import os
 from pathlib import Path
 
 from strangler._errors import ConfigError
-from strangler.admin import attach_cutover
+from strangler.admin import cutover_components
 from strangler.config import Config, load_config
 from strangler.control import open_store
+from strangler.lifecycle import Component, Lifecycle
 from strangler.live import LiveState
 from strangler.proxy import Proxy
-from strangler.shadowing import attach_shadow
+from strangler.shadowing import shadow_components
 
 __all__ = ["CONFIG_ENV", "RUN_DIR_ENV", "app_from_env", "create_app"]
 
@@ -58,11 +59,20 @@ def create_app(
     async def close_store() -> None:
         await asyncio.to_thread(store.close)
 
-    proxy.on_startup.append(live.start)
-    proxy.on_shutdown.extend([live.stop, close_store])
-    attach_shadow(proxy, cfg, store)
+    _, shadow = shadow_components(proxy, cfg, store)
     shared = Path(run_dir) if run_dir is not None else None
-    attach_cutover(proxy, cfg, store, on_flip=live.refresh, run_dir=shared)
+    _, cutover = cutover_components(proxy, cfg, store, on_flip=live.refresh, run_dir=shared)
+    # The one place the order is declared: started top down, stopped bottom up.
+    proxy.lifecycle = Lifecycle(
+        [
+            Component("store", None, close_store),
+            Component("live state", live.start, live.stop),
+            *shadow,
+            *cutover,
+        ]
+    )
+    proxy.on_startup.append(proxy.lifecycle.start)
+    proxy.on_shutdown.append(proxy.lifecycle.stop)
     return proxy
 
 

@@ -32,11 +32,12 @@ from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTim
 from strangler.auth import BridgeFailed
 from strangler.backends import UpstreamRequest
 from strangler.config import Config, Timeouts
+from strangler.lifecycle import Component, Lifecycle
 from strangler.proxy import HOP_BY_HOP, Proxy
 from strangler.recorder import Recorder, load_noise
 from strangler.store import Store
 
-__all__ = ["attach_shadow", "route_plan"]
+__all__ = ["attach_shadow", "route_plan", "shadow_components"]
 
 log = logging.getLogger("strangler.shadow")
 
@@ -130,10 +131,11 @@ def _caller(proxy: Proxy, config: Config) -> Caller:
     return call
 
 
-def attach_shadow(
+def shadow_components(
     proxy: Proxy, config: Config, store: Store | None, *, recorder: Recorder | None = None
-) -> ShadowRunner:
-    """Make ``proxy`` shadow its routes; returns the runner (``runner.sink`` is the recorder)."""
+) -> tuple[ShadowRunner, list[Component]]:
+    """The shadow runner for ``proxy`` (set as its ``shadow_sink``) and its components: the
+    recorder (its writer thread) then the runner (seeded with the stored noise)."""
     lost = Counter(
         "strangler_shadow_lost",
         "Shadow results that could not be recorded (queue full, store unavailable)",
@@ -171,18 +173,35 @@ def attach_shadow(
     )
     proxy.shadow_sink = runner.submit
 
-    async def start() -> None:
+    async def start_recorder() -> None:
         rec.start()
+
+    async def stop_recorder() -> None:
+        await asyncio.to_thread(rec.stop)
+
+    async def seed_runner() -> None:
         if store is not None:
             try:
                 runner.seed(await asyncio.to_thread(load_noise, store))
             except StoreError as exc:  # keep serving; noise is learned again from scratch
                 log.warning("learned noise not loaded: %s", exc)
 
-    async def stop() -> None:
-        await runner.aclose()
-        await asyncio.to_thread(rec.stop)
+    return runner, [
+        Component("shadow recorder", start_recorder, stop_recorder),
+        Component("shadow runner", seed_runner, runner.aclose),
+    ]
 
-    proxy.on_startup.append(start)
-    proxy.on_shutdown.insert(0, stop)
+
+def attach_shadow(
+    proxy: Proxy, config: Config, store: Store | None, *, recorder: Recorder | None = None
+) -> ShadowRunner:
+    """Make ``proxy`` shadow its routes; returns the runner (``runner.sink`` is the recorder).
+
+    For a proxy wired by hand (tests, benchmarks, an app that mounts the proxy):
+    :func:`strangler.app.create_app` puts :func:`shadow_components` in its one lifecycle.
+    """
+    runner, components = shadow_components(proxy, config, store, recorder=recorder)
+    life = Lifecycle(components)
+    proxy.on_startup.append(life.start)
+    proxy.on_shutdown.insert(0, life.stop)
     return runner

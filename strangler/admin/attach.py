@@ -1,7 +1,8 @@
 """Attach the cutover pieces to a proxy process: the admin side and the rollback monitor.
 
-``create_app`` calls :func:`attach_cutover` once it has built the proxy and its live-state
-watcher; the hooks start with the proxy and stop with it::
+``create_app`` takes :func:`cutover_components` into its lifecycle once it has built the
+proxy and its live-state watcher; :func:`attach_cutover` does the same for a proxy wired by
+hand::
 
     >>> attach_cutover(proxy, cfg, store, on_flip=live.refresh)     # doctest: +SKIP
     Attached(admin=AdminServer(...), monitor=RollbackMonitor(...), ...)
@@ -22,13 +23,14 @@ from typing import Any
 from strangler.admin._app import create_admin_app
 from strangler.admin.server import AdminServer
 from strangler.config import Config
+from strangler.lifecycle import Component, Lifecycle
 from strangler.proxy import Proxy
 from strangler.rollback_monitor import RollbackMonitor
 from strangler.store import Store
 from strangler.traffic_recorder import TrafficRecorder
 from strangler.workers import Leadership, WorkerMetrics
 
-__all__ = ["Attached", "attach_cutover"]
+__all__ = ["Attached", "attach_cutover", "cutover_components"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class Attached:
     leadership: Leadership | None = None
 
 
-def attach_cutover(
+def cutover_components(
     proxy: Proxy,
     config: Config,
     store: Store,
@@ -53,9 +55,9 @@ def attach_cutover(
     on_flip: Callable[[], Awaitable[Any]] | None = None,
     traffic_interval: float = 10.0,
     run_dir: Path | None = None,
-) -> Attached:
-    """Serve the admin side on ``config.admin``, watch for rollbacks and record the
-    traffic each side served (every ``traffic_interval`` seconds), with the proxy.
+) -> tuple[Attached, list[Component]]:
+    """The admin side, the rollback monitor and the traffic recorder of ``proxy``, and
+    the order they start in (they stop in reverse).
 
     ``on_flip`` (the live-state watcher's refresh) is awaited after a flip made by the
     admin API or the rollback monitor, so this process serves it at once; other
@@ -68,13 +70,16 @@ def attach_cutover(
     """
     registry = proxy.metrics.registry
     traffic = TrafficRecorder(store, registry, interval=traffic_interval)
+    recorder = Component("traffic recorder", traffic.start, traffic.stop)
     if run_dir is None:
         monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip)
         app = create_admin_app(config, store, registry=registry, on_flip=on_flip)
         admin = AdminServer(app, config.admin.host, config.admin.port)
-        proxy.on_startup.extend([admin.start, monitor.start, traffic.start])
-        proxy.on_shutdown[:0] = [monitor.stop, admin.stop, traffic.stop]
-        return Attached(admin, monitor, traffic)
+        return Attached(admin, monitor, traffic), [
+            recorder,
+            Component("rollback monitor", monitor.start, monitor.stop),
+            Component("admin side", admin.start, admin.stop),
+        ]
 
     shared = WorkerMetrics(registry, run_dir)
     monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip, counters=shared)
@@ -83,6 +88,33 @@ def attach_cutover(
     leadership = Leadership(
         run_dir, on_elected=[admin.start, monitor.start], on_resign=[monitor.stop, admin.stop]
     )
-    proxy.on_startup.extend([shared.start, leadership.start, traffic.start])
-    proxy.on_shutdown[:0] = [leadership.stop, traffic.stop, shared.stop]
-    return Attached(admin, monitor, traffic, shared, leadership)
+    return Attached(admin, monitor, traffic, shared, leadership), [
+        Component("shared worker counters", shared.start, shared.stop),
+        recorder,
+        Component("leadership (admin side, rollback monitor)", leadership.start, leadership.stop),
+    ]
+
+
+def attach_cutover(
+    proxy: Proxy,
+    config: Config,
+    store: Store,
+    *,
+    on_flip: Callable[[], Awaitable[Any]] | None = None,
+    traffic_interval: float = 10.0,
+    run_dir: Path | None = None,
+) -> Attached:
+    """:func:`cutover_components`, started and stopped with ``proxy`` (for a proxy wired by
+    hand; :func:`strangler.app.create_app` puts them in its one lifecycle)."""
+    attached, components = cutover_components(
+        proxy,
+        config,
+        store,
+        on_flip=on_flip,
+        traffic_interval=traffic_interval,
+        run_dir=run_dir,
+    )
+    life = Lifecycle(components)
+    proxy.on_startup.append(life.start)
+    proxy.on_shutdown.insert(0, life.stop)
+    return attached

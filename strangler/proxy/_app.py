@@ -29,6 +29,7 @@ from strangler._types import Receive, Scope, Send
 from strangler.auth import AuthBridges, BridgeFailed, Domain
 from strangler.backends import Backend, UpstreamRequest, UpstreamResponse, build_backends
 from strangler.config import SAFE_METHODS, Config, Timeouts
+from strangler.lifecycle import Lifecycle
 from strangler.metrics import ProxyMetrics
 from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
 from strangler.proxy._headers import HeaderPolicy
@@ -97,6 +98,7 @@ class Proxy:
         )
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
+        self.lifecycle: Lifecycle | None = None  # the components create_app declared
         self.shadow_sink: ShadowSink | None = None
         self.metrics = ProxyMetrics()
         self._policy = HeaderPolicy(config.proxy)
