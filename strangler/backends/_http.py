@@ -16,8 +16,11 @@ objects beyond the response. What a proxy needs, and nothing more:
   but ``Host`` and the body framing, repeated headers kept apart;
 - ``HEAD``, ``1xx``, ``204`` and ``304`` answers have no body; an answer delimited by the
   end of the connection is read to that end;
-- a request on a pooled connection that the upstream had closed meanwhile is sent again
-  on a fresh one, when nothing was answered and the method is idempotent.
+- a pooled connection is checked before reuse (closed, past the idle time its last answer
+  allowed, or readable while idle: the upstream's close is on its way) and dropped if so;
+- a request on a reused connection that failed before any byte of its answer came back is
+  sent again on a fresh connection, when resending cannot do anything twice
+  (:mod:`strangler.backends._reuse`).
 
 An ``https://`` backend uses one :class:`ssl.SSLContext`, made by :func:`strangler._tls.ssl_context`
 from its ``tls`` settings at start (or at its first connection), and connects with the
@@ -31,6 +34,7 @@ Errors are strangler's: :class:`~strangler.UpstreamConnectError` (nothing sent; 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -47,21 +51,27 @@ from strangler._errors import (
 )
 from strangler._tls import handshake_problem, ssl_context
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._reuse import idle_limit, may_resend
 from strangler.config import BackendConfig, Timeouts
 
 __all__ = ["HTTPBackend"]
 
-KEEPALIVE = 30.0  # seconds an idle connection is kept
 _HIGH = 256 * 1024  # buffered answer bytes above which reading pauses
 _LOW = 64 * 1024
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding"})
 _NO_ANSWER = "no answer within the timeout"
 
 
 class _Stale(Exception):
-    """A pooled connection was closed by the upstream before it answered anything."""
+    """A connection was closed by the upstream before it answered anything.
+
+    ``written``: whether any byte of the request had been handed to the connection.
+    """
+
+    def __init__(self, written: bool) -> None:
+        super().__init__()
+        self.written = written
 
 
 class _Connection(asyncio.Protocol):
@@ -73,7 +83,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
-        self.idle_since = 0.0
+        self.reuse_until = 0.0  # loop time after which the idle connection is not reused
+        self.poller: select.poll | None = None
         self.active = False
         self.route = ""
         self.head = False
@@ -101,6 +112,21 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(select, "poll"):
+            self.poller = select.poll()
+            self.poller.register(sock.fileno(), select.POLLIN)
+
+    def usable(self, now: float) -> bool:
+        """Whether this idle connection may carry a request now.
+
+        An idle connection that the kernel says is readable has an end (or bytes nobody
+        asked for) waiting that the event loop has not read yet: the upstream closed it.
+        """
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing() or now >= self.reuse_until:
+            return False
+        return self.poller is None or not self.poller.poll(0)
 
     def data_received(self, data: bytes) -> None:
         if not self.active or self.done:  # bytes nobody asked for: not trustworthy
@@ -318,6 +344,10 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         reusable = self.done and self.keep_alive and self.error is None and not self.closed
+        if reusable:
+            limit = idle_limit(self.headers, self.keep_alive)
+            self.reuse_until = self.loop.time() + limit
+            reusable = limit > 0
         self.chunks.clear()
         self.buffered = 0
         if self.reading_paused and self.transport is not None and reusable:
@@ -405,15 +435,21 @@ class HTTPBackend:
 
     # -- the pool --------------------------------------------------------------------------
 
-    async def _acquire(self, t: Timeouts, route: str, deadline: float) -> tuple[_Connection, bool]:
+    async def _acquire(
+        self, t: Timeouts, route: str, deadline: float, fresh: bool = False
+    ) -> tuple[_Connection, bool]:
+        """A connection and whether it was reused; ``fresh``: a new one (idle ones may go)."""
         loop = self.loop
         idle = self._idle
         while True:
-            while idle:
+            while idle and not fresh:
                 conn = idle.pop()
-                if not conn.closed and loop.time() - conn.idle_since < KEEPALIVE:
+                if conn.usable(loop.time()):
                     return conn, True
                 conn.abort()
+                self._open -= 1
+            if fresh and idle and self._open >= self._limit:
+                idle.pop(0).abort()  # the longest idle makes room for the new one
                 self._open -= 1
             if self._open < self._limit:
                 break
@@ -470,7 +506,6 @@ class HTTPBackend:
 
     def put_back(self, conn: _Connection, reusable: bool) -> None:
         if reusable and not self._closed:
-            conn.idle_since = self.loop.time()
             self._idle.append(conn)
         else:
             conn.abort()
@@ -514,17 +549,24 @@ class HTTPBackend:
         whole = body if isinstance(body, bytes) else None
         head = self._head(request, whole)
         deadline = self.loop.time() + timeouts.total
-        retry = whole is not None and request.method in _IDEMPOTENT
+        resend = may_resend(request.method, request.headers, whole_body=whole is not None)
+        fresh = False
         while True:
-            conn, reused = await self._acquire(timeouts, route, deadline)
+            conn, reused = await self._acquire(timeouts, route, deadline, fresh)
             try:
                 await self._exchange(conn, request, head, whole, timeouts, route, deadline)
-            except _Stale:
+            except _Stale as stale:
                 await conn.release()
-                if reused and retry:
-                    retry = False
+                # A reused connection the upstream had closed: once on a fresh one, when
+                # nothing was written or writing again does nothing twice.
+                if reused and (resend or not stale.written):
+                    fresh = stale.written
                     continue
-                raise conn.error or UpstreamError(self.name, route, "connection lost") from None
+                if conn.error is not None:
+                    raise conn.error from None
+                raise UpstreamError(
+                    self.name, route, "connection lost", request_sent=stale.written
+                ) from None
             except BaseException:
                 await conn.release()
                 raise
@@ -543,7 +585,7 @@ class HTTPBackend:
         conn.start(route, request.method == "HEAD", t, deadline)
         transport = conn.transport
         if conn.closed or transport is None or transport.is_closing():
-            raise _Stale
+            raise _Stale(written=False)
         if whole is not None:
             transport.write(head + whole if whole else head)
         else:
@@ -556,5 +598,5 @@ class HTTPBackend:
             await conn.answer()
         except UpstreamError:
             if not conn.answered and not isinstance(conn.error, UpstreamTimeout):
-                raise _Stale from None
+                raise _Stale(written=True) from None
             raise

@@ -158,32 +158,6 @@ def test_a_response_closed_before_its_end_drops_the_connection() -> None:
     assert up.connections == 2
 
 
-def test_a_pooled_connection_closed_meanwhile_is_retried_for_idempotent_methods_only() -> None:
-    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, up: Upstream) -> None:
-        await up.read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await w.drain()
-        await up.read_request(r)  # the next request on this connection: hang up instead
-
-    outcome: list[object] = []
-
-    async def go(backend: HTTPBackend, up: Upstream) -> None:
-        outcome.append(await get(backend))
-        outcome.append(await get(backend))  # the pooled one fails, a fresh one answers
-        try:
-            await get(backend, "POST")  # reuses the fresh one, which hangs up: no replay
-        except UpstreamError as exc:
-            outcome.append(exc)
-
-    up = asyncio.run(with_upstream(script, go))
-    assert outcome[:2] == [(200, b"ok"), (200, b"ok")]
-    error = outcome[2]
-    assert isinstance(error, UpstreamError)
-    assert error.request_sent
-    assert "closed before an answer" in str(error)
-    assert up.connections == 2
-
-
 def test_the_pool_limit_queues_requests_on_the_open_connections() -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
