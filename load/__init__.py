@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strangler._lazy import lazy_package
+from strangler import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from load.gate import GateResult, RouteVerdict, judge, judge_route
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # Loaded on first use: `strangler.commands` imports this package for every `strangler` command.
-lazy_package(
+_lazy_package(
     __name__,
     {
         "load.gate": ("GateResult", "RouteVerdict", "judge", "judge_route"),

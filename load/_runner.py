@@ -30,7 +30,7 @@ from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 from locust.stats import StatsEntry
 
 from load._user import TLSChoice, make_user_class
-from strangler._tls import client_context, pin_server_hostname
+from strangler.backends import client_context, pin_server_hostname
 
 __all__ = ["main"]
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from strangler._errors import ConfigError
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
+from strangler import ConfigError
+from strangler.cli import DEFAULT_CONFIG, ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from load.results import TargetResult

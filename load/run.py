@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from load.results import Progress, TargetResult
 from load.scenario import Scenario
-from strangler._errors import ConfigError, LoadError
+from strangler import ConfigError, LoadError
 from strangler.config import BackendConfig, Config, TLSConfig
 
 __all__ = [

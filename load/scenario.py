@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shadow.corpus import CorpusEntry
-from strangler._errors import ConfigError, LoadError
+from strangler import ConfigError, LoadError
 from strangler.config import SAFE_METHODS, Config, RouteConfig, canonical_route
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strangler._lazy import lazy_package
+from strangler import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from migrations.backfill import (
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # Loaded on first use: `strangler.commands` imports this package for every `strangler` command.
-lazy_package(
+_lazy_package(
     __name__,
     {
         "migrations.backfill": (

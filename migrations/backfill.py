@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Integer, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from strangler._errors import MigrationError, StranglerError
+from strangler import MigrationError, StranglerError
 from strangler.store import Store
 
 from .keys import Key, in_range

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
+from strangler.cli import DEFAULT_CONFIG, ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from rich.progress import TextColumn

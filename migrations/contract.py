@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from strangler._errors import MigrationError, StoreError
+from strangler import MigrationError, StoreError
 from strangler.store import Store
 from strangler.store.models import utcnow
 

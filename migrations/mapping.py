@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from strangler._errors import MigrationError
+from strangler import MigrationError
 from strangler.config import Config
 
 __all__ = ["Databases", "Mapping", "Transform", "load_mapping", "open_databases"]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Delete, Insert, Select, Table, delete
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from strangler._errors import MigrationError
+from strangler import MigrationError
 
 from .keys import Key, key_in
 

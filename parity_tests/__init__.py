@@ -16,8 +16,9 @@ point), so the names below are imported lazily, on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from strangler import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from parity_tests.har import parse_har, read_har
@@ -87,8 +88,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'parity_tests' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"parity_tests.{module}"), name)
+_exports: dict[str, list[str]] = {}
+for _name, _module in _WHERE.items():
+    _exports.setdefault(f"parity_tests.{_module}", []).append(_name)
+_lazy_package(__name__, _exports)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from strangler._errors import ConfigError
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
+from strangler import ConfigError
+from strangler.cli import DEFAULT_CONFIG, ConfigOption
 
 if TYPE_CHECKING:
     from parity_tests.record import RecordReport

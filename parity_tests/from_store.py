@@ -25,7 +25,7 @@ from sqlalchemy import select
 from parity_tests.record import RecordReport, sample, write_sample
 from shadow.corpus import CorpusEntry
 from shadow.exchange import CapturedRequest, CapturedResponse
-from strangler._errors import StoreError
+from strangler import StoreError
 from strangler.config import Config
 from strangler.store import Store
 from strangler.store.shadow_models import ShadowExchangeRow

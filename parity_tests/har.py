@@ -24,7 +24,7 @@ import orjson
 from parity_tests.replay import CONNECTION_HEADERS
 from shadow.corpus import CorpusEntry
 from shadow.exchange import CapturedRequest, CapturedResponse, Headers
-from strangler._errors import ConfigError
+from strangler import ConfigError
 
 __all__ = ["parse_har", "read_har"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from parity_tests.report import ReportContext, render_html, render_markdown
 from parity_tests.results import RouteSummary
-from strangler._errors import StranglerError
+from strangler import StranglerError
 
 if TYPE_CHECKING:
     from parity_tests.session import ParityRun

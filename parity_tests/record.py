@@ -22,7 +22,7 @@ from shadow.corpus import CorpusEntry, write_corpus
 from shadow.exchange import CapturedRequest, CapturedResponse
 from shadow.redact import Redactor as ShadowRedactor
 from shadow.rules import Rules, merge_rules
-from strangler._errors import ConfigError
+from strangler import ConfigError
 from strangler.config import Config
 
 __all__ = ["RecordReport", "corpus_redactor", "import_har", "record_listen", "write_sample"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from shadow.exchange import CapturedRequest, CapturedResponse
-from strangler._errors import UpstreamConnectError, UpstreamError
+from strangler import UpstreamConnectError, UpstreamError
 from strangler.backends import Backend, UpstreamRequest
 from strangler.config import Timeouts
 from strangler.proxy import HOP_BY_HOP

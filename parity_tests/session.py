@@ -28,7 +28,7 @@ from shadow.exchange import CapturedRequest, CapturedResponse
 from shadow.noise import RouteNoise, Suggestion, classify
 from shadow.redact import Redactor
 from shadow.rules import CompiledRules, Rules, compile_rules, merge_rules
-from strangler._errors import ConfigError, StranglerError
+from strangler import ConfigError, StranglerError
 from strangler.backends import Backend, build_backend
 from strangler.config import SAFE_METHODS, BackendConfig, Config, Timeouts, load_config
 

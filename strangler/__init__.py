@@ -38,6 +38,7 @@ __all__ = [
     "UpstreamTLSError",
     "UpstreamTimeout",
     "__version__",
+    "lazy_package",
     "load_config",
 ]
 

@@ -1,20 +1,30 @@
-"""Each package's public surface: every name in ``__all__`` exists (ruff RUF022 keeps it sorted)."""
+"""Each package's public surface is its ``__all__`` (ruff RUF022 keeps it sorted): every
+name listed exists, every public name is listed, and the plugins built on ``strangler`` use
+only what it exports publicly."""
 
 from __future__ import annotations
+import __future__
 
+import ast
 import importlib
+import types
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = [
     "strangler",
     "strangler.admin",
     "strangler.auth",
     "strangler.backends",
+    "strangler.cli",
     "strangler.config",
     "strangler.control",
     "strangler.metrics",
     "strangler.proxy",
+    "strangler.report",
     "strangler.rollout",
     "strangler.routing",
     "strangler.store",
@@ -32,3 +42,39 @@ def test_all_names_exist(name: str) -> None:
     exported = list(module.__all__)
     missing = [n for n in exported if not hasattr(module, n)]
     assert missing == [], f"{name}.__all__ names missing attributes: {missing}"
+
+
+@pytest.mark.parametrize(
+    "name", [p for p in PACKAGES if p not in ("strangler.metrics", "strangler.routing")]
+)
+def test_every_public_name_of_a_package_is_in_all(name: str) -> None:
+    """As httpx does: a name without a leading underscore is public, so it is listed."""
+    module = importlib.import_module(name)
+    public = {
+        n
+        for n, value in vars(module).items()
+        if not n.startswith("_")
+        and not isinstance(value, types.ModuleType)  # submodules bound by the import system
+        and not isinstance(value, __future__._Feature)  # `from __future__ import annotations`
+        and n != "TYPE_CHECKING"
+    }
+    assert sorted(public - set(module.__all__)) == []
+
+
+@pytest.mark.parametrize("plugin", ["migrations", "parity_tests", "load"])
+def test_plugins_import_no_private_strangler_module(plugin: str) -> None:
+    private = []
+    for path in sorted((ROOT / plugin).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for module in names:
+                parts = module.split(".")
+                if parts[0] == "strangler" and any(p.startswith("_") for p in parts[1:]):
+                    private.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
+    assert private == []

@@ -20,7 +20,7 @@ same ``ssl.SSLContext`` for any other client (``httpx.Client(verify=ssl_context(
 
 from __future__ import annotations
 
-from strangler._tls import ssl_context
+from strangler._tls import client_context, pin_server_hostname, ssl_context
 from strangler.backends._base import Backend, RawHeaders, UpstreamRequest, UpstreamResponse
 from strangler.backends._build import build_backend, build_backends, load_app
 from strangler.backends._http import HTTPBackend
@@ -35,7 +35,9 @@ __all__ = [
     "UpstreamResponse",
     "build_backend",
     "build_backends",
+    "client_context",
     "is_asgi",
     "load_app",
+    "pin_server_hostname",
     "ssl_context",
 ]

@@ -2,88 +2,38 @@
 
 Core commands live in this package; ``migrations``, ``parity_tests`` and ``load`` add their
 own through the ``strangler.commands`` entry-point group (each entry point is a function
-taking the :class:`typer.Typer` app). Every user error ends as one clear line and an exit
-code, never a traceback.
+taking the :class:`typer.Typer` app) and declare their options with the ones exported here
+(:data:`ConfigOption`, :data:`JsonOption`, :data:`DEFAULT_CONFIG`), so every command reads
+its config and prints JSON the same way. Every user error ends as one clear line and an
+exit code, never a traceback.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-import click
-import typer
-from rich.console import Console
-from typer.exceptions import TyperException
+from strangler.cli._main import EXIT_REFUSED, EXIT_USAGE, build_app, get_app, main
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
 
-from strangler._errors import ConfigError, FlipRefused, InvalidFlip, RouteError, StranglerError
-from strangler.cli import _config_cmds, _db_cmds
+if TYPE_CHECKING:
+    from typer import Typer
 
-__all__ = ["EXIT_REFUSED", "EXIT_USAGE", "app", "build_app", "main"]
-
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-
-
-def build_app() -> typer.Typer:
-    """The CLI with the core commands and every installed plugin's commands."""
-    app = typer.Typer(
-        name="strangler",
-        help="Finish a gradual rewrite: route, shadow, compare and flip endpoints one at a time.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-    )
-    for module in (_config_cmds, _db_cmds):
-        module.register(app)
-    for name in ("_route_cmds", "_serve_cmds", "_report_cmds", "_rollout_cmds"):
-        try:
-            module = __import__(f"strangler.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"strangler.cli.{name}":
-                raise
-            continue
-        module.register(app)
-    for ep in entry_points(group="strangler.commands"):
-        ep.load()(app)
-    return app
+__all__ = [
+    "DEFAULT_CONFIG",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "ConfigOption",
+    "JsonOption",
+    "app",
+    "build_app",
+    "get_app",
+    "main",
+]
 
 
-app = build_app()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns (and as a script, exits with) the exit code."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return EXIT_USAGE
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except TyperException as exc:  # typer's vendored click raises its own usage errors
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
-        return int(getattr(exc, "exit_code", EXIT_USAGE))
-    except (ConfigError, RouteError, InvalidFlip) as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
-        return EXIT_USAGE
-    except FlipRefused as exc:
-        err.print(f"[red]refused:[/] {exc}", markup=True, highlight=False)
-        return EXIT_REFUSED
-    except StranglerError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
-        return EXIT_REFUSED
-    return int(result) if isinstance(result, int) else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def __getattr__(name: str) -> Typer:
+    # ``strangler.cli.app``: built on first use, once this package is fully imported (the
+    # plugins' commands it loads import their options from here).
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

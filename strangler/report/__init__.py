@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strangler._lazy import lazy_package
+from strangler._lazy import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from strangler.report.build import (
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # Loaded on first use: `strangler report --help` needs FORMATS, not the store's queries.
-lazy_package(
+_lazy_package(
     __name__,
     {
         "strangler.report.build": (

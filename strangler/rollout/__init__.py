@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strangler._lazy import lazy_package
+from strangler._lazy import lazy_package as _lazy_package
 
 if TYPE_CHECKING:
     from strangler.rollout.gates import KillSwitchState, decide_flip, new_share, sends_more_to_new
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # Loaded on first use: `strangler flip` needs the gates only.
-lazy_package(
+_lazy_package(
     __name__,
     {
         "strangler.rollout.gates": (
