@@ -13,7 +13,14 @@ from __future__ import annotations
 from shadow.compare import BODY_COMPARATORS, BodyComparator, compare, compare_headers
 from shadow.corpus import CorpusEntry, from_json, read_corpus, to_json, write_corpus
 from shadow.encoding import UndecodableBody, decode_body
-from shadow.exchange import CapturedRequest, CapturedResponse, Exchange, Headers, Side
+from shadow.exchange import (
+    SAFE_METHODS,
+    CapturedRequest,
+    CapturedResponse,
+    Exchange,
+    Headers,
+    Side,
+)
 from shadow.explain import explain
 from shadow.jsondiff import diff_json
 from shadow.noise import (
@@ -44,6 +51,7 @@ from shadow.verdict import Difference, Severity, Verdict
 __all__ = [
     "BODY_COMPARATORS",
     "REDACTED",
+    "SAFE_METHODS",
     "BodyComparator",
     "CapturedRequest",
     "CapturedResponse",

@@ -9,9 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CapturedRequest", "CapturedResponse", "Exchange", "Headers", "Side"]
+__all__ = ["SAFE_METHODS", "CapturedRequest", "CapturedResponse", "Exchange", "Headers", "Side"]
 
-Side = Literal["legacy", "new", "new_sandbox"]
+Side = Literal["legacy", "new"]
+"""The two implementations of the API (``new_sandbox`` is a backend of the new side)."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""Methods that change nothing (RFC 9110 §9.2.1): replayed and shadowed freely."""
+
 Headers = tuple[tuple[str, str], ...]
 
 

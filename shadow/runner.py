@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from shadow.compare import compare
-from shadow.exchange import CapturedRequest, CapturedResponse, Side
+from shadow.exchange import SAFE_METHODS, CapturedRequest, CapturedResponse, Side
 from shadow.noise import FieldCounts, RouteNoise, classify
 from shadow.redact import Redactor
 from shadow.rules import CompiledRules
@@ -49,7 +49,6 @@ __all__ = [
 log = logging.getLogger("strangler.shadow")
 
 MARKER_HEADER = ("x-strangler-shadow", "1")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 INLINE_COMPARE_BYTES = 32 << 10  # larger pairs are compared in a worker thread
 
 #: ``call(side, request, body_cap)``: the side's answer; errors come back as ``error``.

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 from urllib.parse import parse_qsl
 
+from shadow.exchange import Side
 from strangler._sticky import bucket_of, cookie_value
 from strangler._types import Scope
 from strangler.config import Config, RouteConfig, ShadowSettings, StickyKey, Timeouts
@@ -46,7 +46,6 @@ __all__ = [
     "sticky_key",
 ]
 
-Side = Literal["legacy", "new"]
 BUCKETS = 10_000
 CATCH_ALL = "* /{path:path}"
 

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from shadow.exchange import SAFE_METHODS
 from shadow.rules import Rules
 from strangler._errors import ConfigError, RouteError
 from strangler._modes import MODES
@@ -63,7 +64,6 @@ __all__ = [
 
 Mode = Literal["legacy", "shadow", "canary", "new", "retired"]
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 _TEMPLATE_PART = re.compile(r"^(?:[^{}]*|\{[A-Za-z_][A-Za-z0-9_]*(?::path)?\})$")
 

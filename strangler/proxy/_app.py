@@ -32,7 +32,7 @@ from strangler.config import SAFE_METHODS, Config, Timeouts
 from strangler.lifecycle import Lifecycle
 from strangler.metrics import ProxyMetrics
 from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
-from strangler.proxy._headers import HeaderPolicy
+from strangler.proxy._headers import ForwardedRequest, HeaderPolicy
 from strangler.proxy._server import ProxyHTTPProtocol
 from strangler.proxy._websocket import WebSocketRelay
 from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
@@ -192,14 +192,9 @@ class Proxy:
         if not self._started:
             await self.startup()
         t0 = perf_counter()
-        table = self._table
         method: str = scope["method"]
-        route = table.route_for(method, scope["path"])
         client = scope.get("client")
-        peer = client[0] if client else None
-        fwd = self._policy.request(scope["headers"], peer, scope.get("scheme", "http"))
-        key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
-        forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
+        route, fwd, key, forced = self._route(scope, method, scope.get("scheme", "http"))
         domain = self.auth.domain_for(route.key) if self.auth is not None else None
         if domain is None:
             decision = forced or decide(route, key, self._rand)
@@ -244,10 +239,7 @@ class Proxy:
         side, resp = answered
         if decision.fallback and side == "new" and resp.status >= 500 and method in SAFE_METHODS:
             await resp.aclose()
-            self.metrics.fallback(route.key, "status_5xx")
-            request.body = body.for_upstream()
-            request.headers = fwd.headers  # the client's own credential, as legacy issued it
-            answered = await self._forward(request, "legacy", route, None, body, send)
+            answered = await self._fall_back(request, route, body, send, "status_5xx", fwd.headers)
             if answered is None:
                 return
             side, resp = answered
@@ -315,17 +307,41 @@ class Proxy:
         """A WebSocket handshake: routed as a ``GET`` of its path, then relayed."""
         if not self._started:
             await self.startup()
-        route = self._table.route_for("GET", scope["path"])
-        client = scope.get("client")
-        peer = client[0] if client else None
         scheme = "https" if scope.get("scheme") == "wss" else "http"
-        fwd = self._policy.request(scope["headers"], peer, scheme)
-        key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
-        forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
+        route, fwd, key, forced = self._route(scope, "GET", scheme)
         decision = forced or decide(route, key, self._rand)
         await self._websockets.serve(
             scope, receive, send, route, decision, fwd.headers, self.backends
         )
+
+    def _route(
+        self, scope: Scope, method: str, scheme: str
+    ) -> tuple[Route, ForwardedRequest, str | None, Decision | None]:
+        """The route of a request (HTTP or a WebSocket handshake), its forwarded headers, its
+        sticky key, and the side an admin forced (None: the route's mode decides)."""
+        route = self._table.route_for(method, scope["path"])
+        client = scope.get("client")
+        fwd = self._policy.request(scope["headers"], client[0] if client else None, scheme)
+        key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
+        forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
+        return route, fwd, key, forced
+
+    async def _fall_back(
+        self,
+        request: UpstreamRequest,
+        route: Route,
+        body: RequestBody,
+        send: Send,
+        reason: str,
+        client_headers: list[tuple[bytes, bytes]] | None,
+    ) -> tuple[Side, UpstreamResponse] | None:
+        """Replay ``request`` on legacy after new failed (the caller checked it is safe),
+        with the client's own headers (not a credential bridged for new)."""
+        self.metrics.fallback(route.key, reason)
+        request.body = body.for_upstream()
+        if client_headers is not None:
+            request.headers = client_headers
+        return await self._forward(request, "legacy", route, None, body, send)
 
     async def _forward(
         self,
@@ -354,11 +370,7 @@ class Proxy:
                 return None
             self.metrics.upstream_error(route.key, err.backend, err.kind)
             if decision is not None and decision.fallback and self._may_replay(err, request, body):
-                self.metrics.fallback(route.key, err.kind)
-                request.body = body.for_upstream()
-                if client_headers is not None:
-                    request.headers = client_headers  # not a credential bridged for new
-                return await self._forward(request, "legacy", route, None, body, send)
+                return await self._fall_back(request, route, body, send, err.kind, client_headers)
             log.warning("%s", err)
             payload = {"error": err.kind, "backend": err.backend, "route": route.key}
             if err.detail_in_answer:
