@@ -83,6 +83,9 @@ class AiohttpBackend:
             resp.status, raw, resp.content.iter_any(), release, resp.content.at_eof
         )
 
+    async def start(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         if self.session is not None:
             await self.session.close()
@@ -116,6 +119,9 @@ class HttpxBackend:
         resp = await self.client.send(req, stream=True)
         headers = [(k.lower(), v) for k, v in resp.headers.raw]
         return UpstreamResponse(resp.status_code, headers, resp.aiter_raw(), resp.aclose)
+
+    async def start(self) -> None:
+        return None
 
     async def aclose(self) -> None:
         await self.client.aclose()

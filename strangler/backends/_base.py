@@ -122,6 +122,10 @@ class Backend(Protocol):
 
     name: str
 
+    async def start(self) -> None:
+        """Open what the backend needs before its first request (pools, an app's lifespan)."""
+        ...
+
     async def send(
         self, request: UpstreamRequest, *, timeouts: Timeouts, route: str
     ) -> UpstreamResponse: ...

@@ -138,9 +138,7 @@ class Proxy:
             if self._started:
                 return
             for backend in self.backends.values():
-                start = getattr(backend, "start", None)
-                if start is not None:
-                    await start()
+                await backend.start()
             for hook in self.on_startup:
                 await hook()
             self._started = True
