@@ -1,4 +1,4 @@
-"""Schema migrations of the store (Alembic, in ``store_schema/``) and the data-migration kit.
+"""The data-migration kit (the store's own Alembic scripts live in ``strangler/store/alembic``).
 
 The kit copies a legacy table into the new schema through a :class:`Mapping`, resumably
 (:func:`backfill`), proves the copy (:func:`verify`) and guards contract migrations

@@ -165,3 +165,22 @@ def test_the_pure_core_loads_no_sqlalchemy(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_strangler_never_reaches_into_the_packages_built_on_it() -> None:
+    """``migrations``, ``parity_tests`` and ``load`` sit on top: strangler finds their
+    commands through entry points only, and its own schema scripts beside the store."""
+    above = ("migrations", "parity_tests", "load")
+    found = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                found += [f"{name}: {m}" for m in modules if m.split(".")[0] in above]
+            if isinstance(node, ast.Constant) and node.value in above:
+                found.append(f"{name}: {node.value!r}")
+    assert found == []

@@ -2,7 +2,7 @@
 
 Every table lives on :data:`Base.metadata`; other areas (shadow results, backfill jobs,
 parity and load results) add their tables in their own modules of this package, and a
-revision under ``migrations/store_schema/versions``. ``tests/store/test_schema.py`` proves the
+revision under ``strangler/store/alembic/versions``. ``tests/store/test_schema.py`` proves the
 models and the migrations agree.
 """
 

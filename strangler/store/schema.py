@@ -1,7 +1,7 @@
 """Bring the store's schema to a revision with Alembic (``strangler db upgrade``).
 
-The Alembic scripts ship as files of the ``migrations`` distribution folder
-(``migrations/store_schema``); they are located as files, never imported here.
+The Alembic scripts ship with the store (``strangler/store/alembic``); they are located as
+files next to this module, never imported here.
 
 Every command that opens the store checks its revision against the newest script's, so
 that check reads the ``alembic_version`` table and the scripts' ``revision`` lines itself:
@@ -12,7 +12,6 @@ importing Alembic (and having it load every script) would add most of a second t
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,10 +30,8 @@ VERSION_TABLE = "alembic_version"
 
 
 def script_location() -> Path:
-    spec = importlib.util.find_spec("migrations")
-    if spec is None or not spec.submodule_search_locations:
-        raise StoreError("-", "the 'migrations' folder with the store's Alembic scripts is missing")
-    return Path(next(iter(spec.submodule_search_locations))) / "store_schema"
+    """The store's own Alembic scripts (``env.py``, ``versions/``), beside this module."""
+    return Path(__file__).resolve().parent / "alembic"
 
 
 def _alembic_config(url: str) -> AlembicConfig:
