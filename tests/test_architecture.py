@@ -40,7 +40,7 @@ def _lazy_exports() -> dict[str, str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "id", "") == "lazy_package"
+                and getattr(node.func, "id", "") in ("lazy_package", "_lazy_package")
                 and len(node.args) == 2
                 and isinstance(node.args[1], ast.Dict)
             ):
@@ -181,6 +181,13 @@ def test_strangler_never_reaches_into_the_packages_built_on_it() -> None:
                     else [node.module or ""]
                 )
                 found += [f"{name}: {m}" for m in modules if m.split(".")[0] in above]
-            if isinstance(node, ast.Constant) and node.value in above:
-                found.append(f"{name}: {node.value!r}")
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", ""))
+                in ("find_spec", "import_module", "__import__")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).split(".")[0] in above
+            ):
+                found.append(f"{name}: {ast.unparse(node)}")
     assert found == []
