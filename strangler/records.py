@@ -90,6 +90,7 @@ class WindowStats:
     new_errors: int = 0
     legacy_p99_ms: float | None = None
     new_p99_ms: float | None = None
+    auth_refused: int = 0  # of the mismatched: refused (401/403) by one side only
 
     @property
     def parity(self) -> float | None:

@@ -56,26 +56,54 @@ def readiness_of(
             since = now - timedelta(seconds=thresholds.window)
             windows[thresholds.window] = traffic.window_stats(store, since, now, wanted)
         stats = windows[thresholds.window].get(rc.key, WindowStats())
-        verdict = assess(rc.key, stats, _evidence(store, rc.key), thresholds, now)
-        out[rc.key] = _with_auth(config, rc.key, verdict)
+        # Refusals by one side only are not a difference of the rewrite: parity is judged
+        # without them, and they block as one `auth` condition of their own.
+        judged = replace(stats, mismatched=stats.mismatched - stats.auth_refused)
+        verdict = assess(rc.key, judged, _evidence(store, rc.key), thresholds, now)
+        blocker = _auth_blocker(config, rc.key, stats)
+        if blocker is not None:
+            verdict = replace(verdict, conditions=(*verdict.conditions, blocker))
+        out[rc.key] = replace(verdict, stats=stats)
     return out
 
 
-def _with_auth(config: Config, route: str, verdict: Readiness) -> Readiness:
-    """A route of an auth domain with no bridge towards new cannot move to canary or new:
-    new would refuse every credential legacy issued."""
+def _auth_blocker(config: Config, route: str, stats: WindowStats) -> Condition | None:
+    """Credentials that do not cross the seam block the move to canary or new: a route of
+    an auth domain with no bridge towards new, or shadowed requests that one side refused."""
     found = config.auth.domain_of(route)
-    if found is None or found[1].to_new is not None:
-        return verdict
+    unbridged = found is not None and found[1].to_new is None
+    if not unbridged and not stats.auth_refused:
+        return None
+    refused = (
+        f"{stats.auth_refused} of {stats.compared} compared requests refused (401/403) "
+        "by one side only"
+        if stats.auth_refused
+        else ""
+    )
+    if found is None:
+        return Condition(
+            "auth",
+            False,
+            f"auth not bridged: {refused}",
+            "an auth domain with a bridge for this route; see docs/auth.md",
+        )
     i, domain = found
-    blocker = Condition(
+    where = f"auth.domains[{i}].to_new"
+    if not unbridged:
+        return Condition(
+            "auth",
+            False,
+            f"auth not bridged: {refused} (domain {domain.name!r})",
+            f"a bridge at {where} that the candidate accepts; see docs/auth.md",
+        )
+    said = f"the route is in auth domain {domain.name!r}, which has no bridge towards new"
+    return Condition(
         "auth",
         False,
-        f"the route is in auth domain {domain.name!r}, which has no bridge towards new",
-        f"auth.domains[{i}].to_new: {{hook: 'module:function'}}, "
-        "{exchange: {url: ...}} or pin; see docs/auth.md",
+        f"{said}; {refused}" if refused else said,
+        f"{where}: {{hook: 'module:function'}}, {{exchange: {{url: ...}}}} or pin; "
+        "see docs/auth.md",
     )
-    return replace(verdict, conditions=(*verdict.conditions, blocker))
 
 
 def route_readiness(

@@ -24,7 +24,7 @@ from shadow.histogram import LatencyHistogram
 from strangler.metrics import LATENCY_BUCKETS, p99_from_buckets
 from strangler.records import SideTotals, TrafficPoint, WindowStats
 from strangler.store.repository import Store
-from strangler.store.shadow_models import ShadowMinuteRow
+from strangler.store.shadow_models import ShadowFieldRow, ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
 
 __all__ = ["SideTotals", "TrafficPoint", "served_totals", "served_trend", "window_stats"]
@@ -36,6 +36,7 @@ class _Acc:
     matched: int = 0
     noise: int = 0
     mismatched: int = 0
+    auth_refused: int = 0
     shadow_ms: dict[str, LatencyHistogram] = field(
         default_factory=lambda: {"legacy": LatencyHistogram(), "new": LatencyHistogram()}
     )
@@ -61,6 +62,7 @@ class _Acc:
 
     def stats(self) -> WindowStats:
         return WindowStats(
+            auth_refused=self.auth_refused,
             compared=self.compared,
             matched=self.matched,
             noise=self.noise,
@@ -86,9 +88,16 @@ def window_stats(
     lo = _floor(since)
     shadow_where = [ShadowMinuteRow.minute >= lo, ShadowMinuteRow.minute <= until]
     served_where = [TrafficMinuteRow.minute >= lo, TrafficMinuteRow.minute <= until]
+    # `auth`: the field of a 401/403 on one side only (see shadow.compare)
+    auth_where = [
+        ShadowFieldRow.field == "auth",
+        ShadowFieldRow.minute >= lo,
+        ShadowFieldRow.minute <= until,
+    ]
     if routes is not None:
         shadow_where.append(ShadowMinuteRow.route.in_(sorted(routes)))
         served_where.append(TrafficMinuteRow.route.in_(sorted(routes)))
+        auth_where.append(ShadowFieldRow.route.in_(sorted(routes)))
     with store.session() as s:
         shadow = s.execute(
             select(
@@ -103,6 +112,11 @@ def window_stats(
                 ShadowMinuteRow.legacy_ms,
                 ShadowMinuteRow.new_ms,
             ).where(*shadow_where)
+        ).all()
+        refused = s.execute(
+            select(ShadowFieldRow.route, func.sum(ShadowFieldRow.mismatches))
+            .where(*auth_where)
+            .group_by(ShadowFieldRow.route)
         ).all()
         served = s.execute(
             select(
@@ -121,6 +135,8 @@ def window_stats(
         a.mismatched += mismatched or 0
         a.shadow_ms["legacy"].merge(legacy_ms or [])
         a.shadow_ms["new"].merge(new_ms or [])
+    for route, count in refused:
+        acc[route].auth_refused += int(count or 0)
     for route, side, requests, errors, latency in served:
         if side not in ("legacy", "new"):
             continue

@@ -357,6 +357,9 @@ def test_shadow_without_a_bridge_classes_the_difference_as_auth(
         assert len(auth_blockers) == 1
         assert "auth domain 'users'" in auth_blockers[0]
         assert "auth.domains[0].to_new" in auth_blockers[0]
+        assert "5 of 5 compared requests refused (401/403) by one side only" in auth_blockers[0]
+        # parity is judged without the refusals: they are said once, as auth
+        assert not [b for b in verdict.blockers if b.startswith("parity:")], verdict.blockers
     finally:
         live.stop()
         store.close()
