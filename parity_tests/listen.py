@@ -23,7 +23,7 @@ from dataclasses import replace
 import uvicorn
 
 from parity_tests.recording import CorpusSampler
-from shadow.exchange import CapturedRequest, CapturedResponse
+from shadow.exchange import Exchange
 from strangler.config import Config
 from strangler.proxy import Proxy
 from strangler.routing import RouteTable
@@ -53,14 +53,13 @@ class RecordingProxy:
         self.app = Proxy(config, table)
         self.app.shadow_sink = self._sink
 
-    def _sink(
-        self, request: CapturedRequest, side: str, response: CapturedResponse, _shadow: str
-    ) -> None:
+    def _sink(self, exchange: Exchange, _shadow: str) -> None:
         self.exchanges += 1
+        request = exchange.request
         headers = tuple(
             (k, v) for k, v in request.headers if not k.startswith(_PROXY_ADDED) and k != "host"
         )
-        self.sampler.offer(replace(request, headers=headers, sticky_key=None), response)
+        self.sampler.offer(replace(request, headers=headers, sticky_key=None), exchange.primary)
 
 
 def serve_recording(

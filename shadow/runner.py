@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from shadow.compare import compare
-from shadow.exchange import SAFE_METHODS, CapturedRequest, CapturedResponse, Side
+from shadow.exchange import SAFE_METHODS, CapturedRequest, CapturedResponse, Exchange
 from shadow.noise import FieldCounts, RouteNoise, classify
 from shadow.redact import Redactor
 from shadow.rules import CompiledRules
@@ -79,18 +79,33 @@ class RouteShadow:
 
 @dataclass(frozen=True, slots=True)
 class ShadowResult:
-    """One shadowed request with its answers and verdict (not yet redacted)."""
+    """One shadowed exchange with its verdict (not yet redacted): the proxy's
+    :class:`~shadow.exchange.Exchange`, completed with the candidate's answer (and the
+    second primary answer of a noise sample)."""
 
     route: str
     at: datetime
-    request: CapturedRequest
-    primary_side: str
+    exchange: Exchange
     candidate_side: str
-    primary: CapturedResponse
-    candidate: CapturedResponse | None
     verdict: Verdict
     second: Verdict | None
     redactor: Redactor
+
+    @property
+    def request(self) -> CapturedRequest:
+        return self.exchange.request
+
+    @property
+    def primary_side(self) -> str:
+        return self.exchange.primary_side
+
+    @property
+    def primary(self) -> CapturedResponse:
+        return self.exchange.primary
+
+    @property
+    def candidate(self) -> CapturedResponse | None:
+        return self.exchange.candidate
 
 
 class ResultSink(Protocol):
@@ -160,15 +175,10 @@ class ShadowRunner:
 
     # -- the sink the proxy calls ------------------------------------------------------------
 
-    def submit(
-        self,
-        request: CapturedRequest,
-        primary_side: Side,
-        primary: CapturedResponse,
-        shadow_side: str,
-    ) -> None:
-        """Start the shadow call for one request, or drop it (never blocks)."""
+    def submit(self, exchange: Exchange, shadow_side: str) -> None:
+        """Start the shadow call for the exchange the proxy served, or drop it (never blocks)."""
         self.submitted += 1
+        request, primary = exchange.request, exchange.primary
         route = request.route
         if self._closed:
             self._sink.drop(route, "shutting_down")
@@ -178,21 +188,21 @@ class ShadowRunner:
         if request.method not in SAFE_METHODS:
             writes = plan.settings.writes
             if writes == "skip":
-                self._not_compared(plan, request, primary_side, primary, target, "write skipped")
+                self._not_compared(plan, exchange, target, "write skipped")
                 return
             if writes == "sandbox":
                 if shadow_side != "new" or "new_sandbox" not in self._sides:
                     why = "write skipped (no sandbox backend for this side)"
-                    self._not_compared(plan, request, primary_side, primary, target, why)
+                    self._not_compared(plan, exchange, target, why)
                     return
                 target = "new_sandbox"
         if request.body is None:
             reason = "request body over the cap"
-            self._not_compared(plan, request, primary_side, primary, target, reason)
+            self._not_compared(plan, exchange, target, reason)
             return
         if primary.body is None:
             reason = "response body over the cap"
-            self._not_compared(plan, request, primary_side, primary, target, reason)
+            self._not_compared(plan, exchange, target, reason)
             return
         busy = self._per_route.get(route, 0)
         if self._in_flight >= self._max or busy >= plan.settings.max_in_flight:
@@ -205,35 +215,18 @@ class ShadowRunner:
         )
         self._in_flight += 1
         self._per_route[route] = busy + 1
-        task = asyncio.get_running_loop().create_task(
-            self._run(plan, request, primary_side, primary, target, noise)
-        )
+        task = asyncio.get_running_loop().create_task(self._run(plan, exchange, target, noise))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _not_compared(
-        self,
-        plan: RouteShadow,
-        request: CapturedRequest,
-        primary_side: str,
-        primary: CapturedResponse,
-        target: str,
-        reason: str,
+        self, plan: RouteShadow, exchange: Exchange, target: str, reason: str
     ) -> None:
-        self._sink.record(
-            ShadowResult(
-                plan.route,
-                datetime.now(UTC),
-                request,
-                primary_side,
-                target,
-                primary,
-                None,
-                Verdict.not_compared(reason),
-                None,
-                plan.redactor,
-            )
+        verdict = Verdict.not_compared(reason)
+        result = ShadowResult(
+            plan.route, datetime.now(UTC), exchange, target, verdict, None, plan.redactor
         )
+        self._sink.record(result)
 
     # -- the task ------------------------------------------------------------------------
 
@@ -257,16 +250,9 @@ class ShadowRunner:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, compare, a, b, rules)
 
-    async def _run(
-        self,
-        plan: RouteShadow,
-        request: CapturedRequest,
-        primary_side: str,
-        primary: CapturedResponse,
-        target: str,
-        noise: bool,
-    ) -> None:
+    async def _run(self, plan: RouteShadow, exchange: Exchange, target: str, noise: bool) -> None:
         route = plan.route
+        request, primary_side, primary = exchange.request, exchange.primary_side, exchange.primary
         try:
             marked = replace(request, headers=(*request.headers, MARKER_HEADER))
             if noise:
@@ -287,19 +273,9 @@ class ShadowRunner:
             if again is not None and again.error is None:
                 second = await self._compare(primary, again, plan.rules)
             verdict = classify(verdict, second, plan.noise)
+            done = replace(exchange, candidate=candidate, second_primary=again)
             self._sink.record(
-                ShadowResult(
-                    route,
-                    datetime.now(UTC),
-                    request,
-                    primary_side,
-                    target,
-                    primary,
-                    candidate,
-                    verdict,
-                    second,
-                    plan.redactor,
-                )
+                ShadowResult(route, datetime.now(UTC), done, target, verdict, second, plan.redactor)
             )
         except asyncio.CancelledError:
             self._sink.drop(route, "shutting_down")

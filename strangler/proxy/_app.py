@@ -23,7 +23,7 @@ from typing import TypedDict
 
 import orjson
 
-from shadow.exchange import CapturedRequest, CapturedResponse, Side
+from shadow.exchange import CapturedRequest, CapturedResponse, Exchange, Side
 from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import Receive, Scope, Send
 from strangler.auth import AuthBridges, BridgeFailed, Domain
@@ -42,7 +42,7 @@ __all__ = ["SERVER_SETTINGS", "Hook", "Proxy", "ServerSettings", "ShadowSink"]
 log = logging.getLogger("strangler.proxy")
 
 Hook = Callable[[], Awaitable[None]]
-ShadowSink = Callable[[CapturedRequest, Side, CapturedResponse, str], None]
+ShadowSink = Callable[[Exchange, str], None]
 
 
 # uvicorn settings for serving the proxy: uvicorn must not rewrite the client address from
@@ -76,7 +76,7 @@ class Proxy:
       snapshot they started with.
     - ``on_startup`` / ``on_shutdown``: ``async () -> None`` hooks run by the ASGI lifespan
       (or, without lifespan, the startup ones before the first request).
-    - ``shadow_sink(request, primary_side, primary_response, shadow_side)``: called,
+    - ``shadow_sink(exchange, shadow_side)``: called with the :class:`~shadow.exchange.Exchange`,
       synchronously and after the client's answer is complete, for every shadowed request.
       It must not block. Bodies are ``None`` when over ``shadow.body_cap``.
     - ``metrics``: a :class:`~strangler.metrics.ProxyMetrics` with its own registry.
@@ -286,20 +286,9 @@ class Proxy:
         elapsed = perf_counter() - t0
         self.metrics.request(route.key, route.mode, side, status, elapsed)
         if sink is not None and decision.shadow is not None:
-            self._hand_to_shadow(
-                sink,
-                scope,
-                route,
-                key,
-                fwd.headers,
-                body,
-                side,
-                decision.shadow,
-                status,
-                headers,
-                copy,
-                elapsed,
-            )
+            answer = (status, headers, copy, elapsed)
+            exchange = self._exchange(scope, route, key, fwd.headers, body, side, answer)
+            self._hand_to_shadow(sink, exchange, decision.shadow)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: routed as a ``GET`` of its path, then relayed."""
@@ -456,21 +445,18 @@ class Proxy:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
         self.metrics.request(route.key, route.mode, "proxy", status, 0.0)
 
-    def _hand_to_shadow(
-        self,
-        sink: ShadowSink,
+    @staticmethod
+    def _exchange(
         scope: Scope,
         route: Route,
         key: str | None,
         fwd_headers: list[tuple[bytes, bytes]],
         body: RequestBody,
         primary: Side,
-        shadow_side: str,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        copy: bytearray | None,
-        elapsed: float,
-    ) -> None:
+        answer: tuple[int, list[tuple[bytes, bytes]], bytearray | None, float],
+    ) -> Exchange:
+        """The exchange the client just got (bodies ``None`` when over the cap)."""
+        status, headers, copy, elapsed = answer
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         request = CapturedRequest(
             method=scope["method"],
@@ -487,7 +473,11 @@ class Proxy:
             body=bytes(copy) if copy is not None else None,
             elapsed_ms=elapsed * 1000.0,
         )
+        return Exchange(request, primary, response)
+
+    @staticmethod
+    def _hand_to_shadow(sink: ShadowSink, exchange: Exchange, shadow_side: str) -> None:
         try:
-            sink(request, primary, response, shadow_side)
+            sink(exchange, shadow_side)
         except Exception:
-            log.exception("shadow sink failed for %s", route.key)
+            log.exception("shadow sink failed for %s", exchange.request.route)

@@ -125,7 +125,9 @@ def test_shadow_serves_legacy_and_hands_the_exchange_to_the_sink(
     got: list[tuple[CapturedRequest, str, CapturedResponse, str]] = []
 
     def setup(proxy: Proxy) -> None:
-        proxy.shadow_sink = lambda req, side, resp, other: got.append((req, side, resp, other))
+        proxy.shadow_sink = lambda ex, other: got.append(
+            (ex.request, ex.primary_side, ex.primary, other)
+        )
 
     p = proxied(
         [
@@ -157,7 +159,7 @@ def test_shadow_bodies_over_the_cap_are_none(proxied: Callable[..., Proxied]) ->
     got: list[tuple[CapturedRequest, CapturedResponse]] = []
 
     def setup(proxy: Proxy) -> None:
-        proxy.shadow_sink = lambda req, side, resp, other: got.append((req, resp))
+        proxy.shadow_sink = lambda ex, other: got.append((ex.request, ex.primary))
 
     p = proxied([{"route": "POST /echo/s", "mode": "shadow"}], shadow={"body_cap": 64}, setup=setup)
     resp = p.request("POST", "/echo/s", content=b"x" * 100)

@@ -19,6 +19,7 @@ from shadow import (
     compare,
     compile_rules,
 )
+from shadow.exchange import Exchange
 from shadow.noise import NoiseThresholds, RouteNoise
 from shadow.runner import ShadowResult
 from strangler.cli import main
@@ -52,10 +53,10 @@ def result(
     second = compare(primary, answer(again, ms[0]), rules) if again is not None else None
     verdict = classify(compare(primary, candidate, rules), second, stats)
     request = CapturedRequest("GET", path, "", (("accept", "application/json"),), b"", route)
+    exchange = Exchange(request, "legacy", primary, candidate)
     return ShadowResult(
-        route, at or datetime.now(UTC), request, "legacy", "new", primary, candidate,
-        verdict, second, Redactor(),
-    )  # fmt: skip
+        route, at or datetime.now(UTC), exchange, "new", verdict, second, Redactor()
+    )
 
 
 @pytest.fixture
