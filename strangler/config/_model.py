@@ -46,6 +46,7 @@ __all__ = [
     "HookBridgeSpec",
     "LoadSettings",
     "Mode",
+    "PathSettings",
     "ProxySettings",
     "ReadinessSettings",
     "ReadinessThresholds",
@@ -184,9 +185,23 @@ class RouteConfig(Frozen):
         return self.route.split(" ", 1)[1]
 
 
+class PathSettings(Frozen):
+    """How the proxy normalises request paths before routing (see docs/proxy.md, "Paths")."""
+
+    merge_slashes: bool = Field(True, description="route and forward '//' as '/'")
+    semicolons: Literal["reject", "keep"] = Field(
+        "reject", description="';' path parameters: refuse with 400, or keep them in the path"
+    )
+    escaped_slashes: Literal["reject", "keep"] = Field(
+        "reject",
+        description="%2F and %5C: refuse with 400, or keep them encoded inside their segment",
+    )
+
+
 class ProxySettings(Frozen):
     """The proxy's own limits and header policy."""
 
+    paths: PathSettings = Field(PathSettings(), description="path normalisation and refusals")
     max_body: int = Field(10 << 20, ge=0, description="largest request body accepted (413)")
     trusted_proxies: tuple[str, ...] = Field(
         (), description="IPs/CIDRs whose X-Forwarded-* headers are trusted"

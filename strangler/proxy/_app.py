@@ -33,6 +33,7 @@ from strangler.lifecycle import Lifecycle
 from strangler.metrics import ProxyMetrics
 from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
 from strangler.proxy._headers import ForwardedRequest, HeaderPolicy
+from strangler.proxy._paths import BadPath, PathPolicy, match_path, normalise_path
 from strangler.proxy._server import ProxyHTTPProtocol
 from strangler.proxy._websocket import WebSocketRelay
 from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
@@ -109,6 +110,11 @@ class Proxy:
         self._timeouts["new"] = config.new.timeouts
         if config.new_sandbox is not None:
             self._timeouts["new_sandbox"] = config.new_sandbox.timeouts
+        self._paths = PathPolicy(
+            merge_slashes=config.proxy.paths.merge_slashes,
+            semicolons=config.proxy.paths.semicolons,
+            escaped_slashes=config.proxy.paths.escaped_slashes,
+        )
         self._websockets = WebSocketRelay(self._timeouts, self._policy, self.metrics)
         self.auth = AuthBridges(config, self.metrics.registry) if config.auth.domains else None
         self._started = False
@@ -192,6 +198,11 @@ class Proxy:
         t0 = perf_counter()
         method: str = scope["method"]
         client = scope.get("client")
+        normal = self._normalised(scope)
+        if normal is None:
+            await self._reply(send, self._table.catch_all, 400, "bad_path", method=method)
+            return
+        scope = normal
         route, fwd, key, forced = self._route(scope, method, scope.get("scheme", "http"))
         domain = self.auth.domain_for(route.key) if self.auth is not None else None
         if domain is None:
@@ -295,11 +306,31 @@ class Proxy:
         if not self._started:
             await self.startup()
         scheme = "https" if scope.get("scheme") == "wss" else "http"
-        route, fwd, key, forced = self._route(scope, "GET", scheme)
+        normal = self._normalised(scope)
+        if normal is None:  # refused before accept: the server answers 403
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        route, fwd, key, forced = self._route(normal, "GET", scheme)
+        scope = normal
         decision = forced or decide(route, key, self._rand)
         await self._websockets.serve(
             scope, receive, send, route, decision, fwd.headers, self.backends
         )
+
+    def _normalised(self, scope: Scope) -> Scope | None:
+        """``scope`` with the path the proxy routes on and forwards (see ``_paths``), or None
+        when the path is ambiguous (the client gets a 400)."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        try:
+            normal = normalise_path(raw, self._paths)
+        except BadPath as err:
+            log.info("refused path %r: %s", raw[:200], err)
+            return None
+        encoded = normal.encode("latin-1")
+        if encoded == raw:
+            return scope  # the common case: nothing to rewrite
+        return {**scope, "raw_path": encoded, "path": match_path(normal)}
 
     def _route(
         self, scope: Scope, method: str, scheme: str

@@ -135,9 +135,19 @@ def test_head_204_and_304_have_no_body(proxied: Callable[..., Proxied]) -> None:
 
 def test_raw_path_and_query_are_forwarded_unchanged(proxied: Callable[..., Proxied]) -> None:
     p = proxied()
-    echoed = p.get("/echo/a%2Fb%20c?q=%2F&q=2&empty=").json()
-    assert echoed["raw_path"] == "/echo/a%2Fb%20c"
+    echoed = p.get("/echo/a%2Cb%20c?q=%2F&q=2&empty=").json()
+    assert echoed["raw_path"] == "/echo/a%2Cb%20c"
     assert echoed["query"] == "q=%2F&q=2&empty="
+
+
+def test_an_encoded_slash_is_refused_unless_the_config_keeps_it(
+    proxied: Callable[..., Proxied],
+) -> None:
+    refused = proxied().get("/echo/a%2Fb")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "bad_path"
+    kept = proxied(proxy={"paths": {"escaped_slashes": "keep"}}).get("/echo/a%2fb%20c")
+    assert kept.json()["raw_path"] == "/echo/a%2Fb%20c"
 
 
 def test_a_slow_streamed_answer_reaches_the_client_before_it_ends(
