@@ -254,10 +254,13 @@ class ShadowRunner:
         route = plan.route
         request, primary_side, primary = exchange.request, exchange.primary_side, exchange.primary
         try:
+            # The candidate is told it is shadowed; the noise call replays the primary's own
+            # request exactly (a legacy endpoint that echoes headers must not learn the
+            # marker as noise).
             marked = replace(request, headers=(*request.headers, MARKER_HEADER))
             if noise:
                 candidate, again = await asyncio.gather(
-                    self._timed(target, marked, plan), self._timed(primary_side, marked, plan)
+                    self._timed(target, marked, plan), self._timed(primary_side, request, plan)
                 )
             else:
                 candidate, again = await self._timed(target, marked, plan), None

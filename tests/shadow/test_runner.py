@@ -41,6 +41,23 @@ def test_matching_answers_are_counted_as_matches_and_marked(shadowed: Make) -> N
     assert not any("x-strangler-shadow" in c.headers for c in env.legacy.calls)
 
 
+def test_the_noise_call_replays_the_original_request_without_the_marker(shadowed: Make) -> None:
+    env = shadowed([{"route": ROUTE, "mode": "shadow"}], shadow={"noise_sample": 1.0})
+    # a legacy endpoint that echoes the request's headers: the marker would be noise
+    env.legacy.handlers["/orders/1"] = lambda c: json_answer({"headers": sorted(c.headers)})
+    env.new.handlers["/orders/1"] = lambda c: json_answer({"headers": "whatever"})
+    with env.client() as c:
+        for _ in range(3):
+            c.get("/orders/1", headers={"x-trace": "abc"})
+    env.settle(3)
+    legacy_calls = [c for c in env.legacy.calls if c.path == "/orders/1"]
+    assert len(legacy_calls) == 6  # the client's request and the noise call, three times
+    first, again = legacy_calls[0].headers, legacy_calls[1].headers
+    assert "x-strangler-shadow" not in again
+    assert again.get("x-trace") == first.get("x-trace") == "abc"
+    assert sorted(again) == sorted(first)
+
+
 def test_each_kind_of_difference_is_recorded_with_its_severity(shadowed: Make) -> None:
     env = shadowed(
         [{"route": ROUTE, "mode": "shadow"}, {"route": "GET /gone", "mode": "shadow"}],
