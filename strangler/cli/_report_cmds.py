@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from strangler._errors import ConfigError
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
 from strangler.report.render import FORMATS
 
 
@@ -24,6 +24,7 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to this file (default: stdout)")
     ] = None,
+    as_json: JsonOption = False,
 ) -> int:
     """What shadow traffic found, per route: match rate, noise, mismatches by severity,
     top differing fields with an example, latency legacy vs new, suggested rules."""
@@ -31,6 +32,10 @@ def report(
     from strangler.control import open_store
     from strangler.report import build_report, parse_since, render
 
+    if as_json:
+        if fmt not in ("table", "json"):
+            raise ConfigError("--json", f"--format {fmt}", "one of --json or --format, not both")
+        fmt = "json"  # --json is the one flag every data command takes
     if fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"one of {', '.join(FORMATS)}")
     window = parse_since(since)

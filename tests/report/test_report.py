@@ -168,6 +168,17 @@ def test_every_format_through_the_cli(filled: tuple[Path, Store], tmp_path: Path
         assert "$.at" in text  # the suggested rule
 
 
+def test_json_is_the_same_flag_as_on_every_other_data_command(
+    filled: tuple[Path, Store], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg_path, _ = filled
+    assert main(["report", "-c", str(cfg_path), "--since", "1h", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["routes"][0]["route"] == ROUTE
+    assert main(["report", "-c", str(cfg_path), "--json", "--format", "md"]) == 2
+    assert "one of --json or --format" in capsys.readouterr().err
+
+
 def test_route_filter_and_stdout(
     filled: tuple[Path, Store], capsys: pytest.CaptureFixture[str]
 ) -> None:
