@@ -92,6 +92,13 @@ class UpstreamResponse:
         """The first value of header ``name`` (lower-case bytes), or None."""
         return next((v for k, v in self.headers if k == name), None)
 
+    def content_length(self) -> int | None:
+        """The body's announced length (``Content-Length``), or None when not given or invalid."""
+        value = self.header(b"content-length")
+        if value is None or not value.strip().isdigit():
+            return None
+        return int(value)
+
     def stream(self) -> AsyncIterator[bytes]:
         """The body's chunks as they arrive (bytes unchanged, compressed or not)."""
         return self._chunks

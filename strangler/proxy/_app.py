@@ -35,6 +35,7 @@ from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
 from strangler.proxy._headers import ForwardedRequest, HeaderPolicy
 from strangler.proxy._paths import BadPath, PathPolicy, match_path, normalise_path
 from strangler.proxy._server import ProxyHTTPProtocol
+from strangler.proxy._watch import ClientWatch
 from strangler.proxy._websocket import WebSocketRelay
 from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
 
@@ -266,6 +267,7 @@ class Proxy:
                 headers.append((b"set-cookie", cohort.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         ended = False
+        watch = ClientWatch(receive, length=resp.content_length())
         try:
             if method != "HEAD" and status not in _NO_BODY_STATUS and status >= 200:
                 async for chunk in resp.stream():
@@ -278,17 +280,25 @@ class Proxy:
                         learn += chunk
                     # The last chunk is sent as the last message (one write less).
                     ended = resp.at_eof()
+                    if ended:
+                        watch.stop()
                     await send(
                         {"type": "http.response.body", "body": chunk, "more_body": not ended}
                     )
                     if ended:
                         break
+                    watch.sent(len(chunk))  # a streamed answer: a client that leaves ends it
         except UpstreamError as err:
             # Headers are gone already: end the connection so the client sees a cut body.
             log.warning("%s", err)
             self.metrics.upstream_error(route.key, err.backend, err.kind)
             return
+        except asyncio.CancelledError:
+            if watch.absorb():
+                return  # the client left: the backend's connection is dropped, not drained
+            raise
         finally:
+            watch.stop()
             await resp.aclose()
         if not ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.conftest import LiveServer
 from tests.proxy.conftest import TOKEN, Proxied
-from tests.proxy.sides import GZIPPED
+from tests.proxy.sides import GZIPPED, SideApp
 
 
 def test_hop_by_hop_headers_are_removed_both_ways(proxied: Callable[..., Proxied]) -> None:
@@ -162,6 +163,26 @@ def test_a_slow_streamed_answer_reaches_the_client_before_it_ends(
             assert first == b"first;"
             p.legacy.release.set()
             assert b"".join(chunks) == b"rest"
+    finally:
+        p.legacy.release.set()
+
+
+def test_a_client_leaving_a_streamed_answer_frees_the_backend_connection(
+    proxied: Callable[..., Proxied], sides: tuple[SideApp, LiveServer, SideApp, LiveServer]
+) -> None:
+    # One pooled connection: if the proxy went on reading the answer for nobody, the next
+    # request would wait until the backend gives up holding the rest (20 s).
+    legacy = {"target": sides[1].url, "max_connections": 1, "timeouts": {"total": 60}}
+    p = proxied(legacy=legacy)
+    try:
+        for i in range(3):
+            with p.client() as c, c.stream("GET", "/stream") as resp:
+                assert next(resp.iter_raw()) == b"first;"
+            # The client left in the middle; the backend still holds the rest.
+            answer = p.get(f"/echo/after-{i}", timeout=10)
+            assert answer.status_code == 200
+            assert answer.json()["path"] == f"/echo/after-{i}"
+        assert not p.legacy.release.is_set()
     finally:
         p.legacy.release.set()
 
