@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from strangler._errors import (
+    AddressInUse,
     ConfigError,
     FlipRefused,
     InvalidFlip,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from strangler.config import Config, load_config
 
 __all__ = [
+    "AddressInUse",
     "Config",
     "ConfigError",
     "FlipRefused",

@@ -172,3 +172,17 @@ class LoadError(StranglerError):
         self.target = target
         self.detail = detail
         super().__init__(f"load test against {target!r}: {detail}")
+
+
+class AddressInUse(StranglerError):
+    """``strangler serve`` cannot listen on its address (``.host``, ``.port``): refused
+    before anything starts."""
+
+    def __init__(self, host: str, port: int, detail: str) -> None:
+        self.host = host
+        self.port = port
+        self.detail = detail
+        super().__init__(
+            f"cannot listen on {host}:{port} ({detail}): another process uses it; stop it, "
+            "or choose another --port/--host"
+        )

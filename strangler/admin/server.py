@@ -70,8 +70,10 @@ class AdminServer:
         self.port = int(sock.getsockname()[1])
         # log_config=None: the proxy's uvicorn already configured logging for this process;
         # a second configuration would reset it (and hide "Uvicorn running on ...").
+        # access_log=True leaves the access logger as the proxy's server set it: False would
+        # remove its handlers for the whole process (``serve --access-log`` printed nothing).
         config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="off", loop="none"
+            self.app, log_config=None, access_log=True, lifespan="off", loop="none"
         )
         self._server = _Embedded(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="admin")

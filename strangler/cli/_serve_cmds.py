@@ -59,6 +59,7 @@ def serve(
             f"{log_level!r}; use one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
         )
     cfg = load_config(config)
+    refuse_busy_address(host, port)  # before anything starts: no banner, no admin side
     open_store(cfg).close()  # schema upgraded once here, before any worker starts
     console = Console(highlight=False, soft_wrap=True)
     shown = f"[{host}]" if ":" in host else host
@@ -85,7 +86,7 @@ def serve(
                 host=host,
                 port=port,
                 log_level=level,
-                log_config=_log_config(level),
+                log_config=_log_config(level, cfg.rules.redact.fields),
                 lifespan="on",
                 **settings,
             )
@@ -97,19 +98,41 @@ def serve(
             host=host,
             port=port,
             log_level=level,
-            log_config=_log_config(level),
+            log_config=_log_config(level, cfg.rules.redact.fields),
             lifespan="on",
             **settings,
         )
     return 0
 
 
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging setup, plus strangler's own loggers on the same handler (every
-    worker process applies it)."""
+def refuse_busy_address(host: str, port: int) -> None:
+    """Raise :class:`~strangler.AddressInUse` when ``host:port`` cannot be listened on."""
+    import socket
+
+    from strangler._errors import AddressInUse
+
+    if port == 0:
+        return  # any free port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise AddressInUse(host, port, exc.strerror or str(exc)) from None
+
+
+def _log_config(level: str, redact_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """uvicorn's logging setup, plus strangler's own loggers on the same handler, and the
+    access log's secrets removed (every worker process applies it)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {
+        "()": "strangler.proxy._access_log.RedactedAccessLog",
+        "fields": list(redact_fields),
+    }
+    config["handlers"]["access"]["filters"] = ["redact"]
     config["loggers"]["strangler"] = {
         "handlers": ["default"],
         "level": "DEBUG" if level == "trace" else level.upper(),
