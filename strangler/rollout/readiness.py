@@ -138,7 +138,7 @@ def assess(
     out.append(
         Condition(
             "parity",
-            parity >= t.min_parity if parity is not None else not need_data,
+            parity >= t.min_parity if parity is not None else True,  # sample says "none"
             f"{_pct(parity)} of {stats.compared} compared requests agree"
             if parity is not None
             else "nothing compared yet",
@@ -149,12 +149,11 @@ def assess(
     new_rate, legacy_rate = stats.new_error_rate, stats.legacy_error_rate
     if new_rate is None:
         # In shadow mode new answers no client: its failures are status mismatches, which
-        # parity already judges; enough compared requests stand in for served ones.
-        shadowed = stats.compared > 0 and stats.compared >= t.min_compared
+        # parity judges, and how many were compared is the sample's condition. Said once.
         out.append(
             Condition(
                 "errors",
-                shadowed or not need_data,
+                True,
                 "new answered no client yet; its failures count as mismatches in parity"
                 if stats.compared
                 else "no request answered by new yet",
@@ -174,8 +173,10 @@ def assess(
 
     ratio = stats.p99_ratio
     if ratio is None:
+        # Unmeasured only when nothing was compared: the sample condition says so already.
+        unmeasured_ok = not need_data or stats.compared < t.min_compared
         out.append(
-            Condition("latency", not need_data, "p99 latency not measured on both sides", "both")
+            Condition("latency", unmeasured_ok, "p99 latency not measured on both sides", "both")
         )
     else:
         out.append(

@@ -78,10 +78,12 @@ def test_slow_new_blocks_on_p99_ratio() -> None:
     )
 
 
-def test_no_traffic_at_all_blocks_every_traffic_condition() -> None:
+def test_no_traffic_at_all_is_said_once_by_the_sample_condition() -> None:
     verdict = assess("GET /a", WindowStats(), {}, T, now=NOW)
-    names = [b.split(":")[0] for b in verdict.blockers]
-    assert names == ["sample", "parity", "errors", "latency"]
+    assert verdict.blockers == ("sample: 0 compared requests in the last 1h (needs >= 100)",)
+    shadowed = WindowStats(compared=40, matched=40, legacy_p99_ms=5.0, new_p99_ms=5.0)
+    names = [b.split(":")[0] for b in assess("GET /a", shadowed, {}, T, now=NOW).blockers]
+    assert names == ["sample"]  # not again as "errors" (new answered no client in shadow)
 
 
 def test_min_compared_zero_lets_a_route_without_traffic_through() -> None:
