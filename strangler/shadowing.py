@@ -107,7 +107,7 @@ def _caller(proxy: Proxy, config: Config) -> Caller:
         elapsed = (perf_counter() - t0) * 1000.0
         names = tuple(
             (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in resp.headers
+            for k, v in proxy.policy.client_urls(resp.headers, headers)
             if k.decode("latin-1") not in hop
         )
         return CapturedResponse(

@@ -103,7 +103,8 @@ class Proxy:
         self.lifecycle: Lifecycle | None = None  # the components create_app declared
         self.shadow_sink: ShadowSink | None = None
         self.metrics = ProxyMetrics()
-        self._policy = HeaderPolicy(config.proxy)
+        sides = (config.legacy, config.new, config.new_sandbox)
+        self._policy = HeaderPolicy(config.proxy, [b.target for b in sides if b is not None])
         self._max_body = config.proxy.max_body
         token = config.admin.resolved_token()
         self._token = token.encode() if token else None
@@ -124,6 +125,11 @@ class Proxy:
         self._rand = random.random
 
     # -- the table -------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> HeaderPolicy:
+        """The header policy (hop-by-hop, X-Forwarded-*, backend URLs in answers)."""
+        return self._policy
 
     @property
     def table(self) -> RouteTable:
@@ -255,7 +261,7 @@ class Proxy:
             side, resp = answered
 
         status = resp.status
-        headers = self._policy.response(resp.headers)
+        headers = self._policy.response(resp.headers, fwd)
         copy: bytearray | None = bytearray() if sink is not None else None
         cap = route.shadow.body_cap
         learn: bytearray | None = None

@@ -8,7 +8,9 @@
 - The control headers ``X-Strangler-Side`` and ``X-Strangler-Token`` are read here and
   never forwarded.
 - ``Host`` is passed on as sent; an HTTP backend replaces it with its own host (the
-  original stays in ``X-Forwarded-Host``).
+  original stays in ``X-Forwarded-Host``). Answers' ``Location``, ``Content-Location`` and
+  ``Refresh`` that name a backend's own URL are pointed back at the URL the client used
+  (:mod:`strangler.proxy._redirects`).
 - Everything else passes unchanged, in order, repeated headers kept apart.
 """
 
@@ -20,6 +22,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from strangler.config import ProxySettings
+from strangler.proxy._redirects import URL_HEADERS, UrlRewriter
 
 __all__ = [
     "CONTROL_SIDE",
@@ -73,13 +76,23 @@ class ForwardedRequest(NamedTuple):
     client_ip: str | None  # the client as trusted: the peer, or from X-Forwarded-For
     side: bytes | None  # X-Strangler-Side as sent (honoured only with a good token)
     token: bytes | None  # X-Strangler-Token as sent
+    proto: bytes = b"http"  # the scheme the client used (or the trusted X-Forwarded-Proto)
+    host: bytes | None = None  # the Host the client used (or the trusted X-Forwarded-Host)
+
+    def origin(self) -> bytes | None:
+        """``scheme://host`` as the client used them (the first of a forwarded list)."""
+        if not self.host:
+            return None
+        proto = self.proto.split(b",", 1)[0].strip()
+        return proto + b"://" + self.host.split(b",", 1)[0].strip()
 
 
 class HeaderPolicy:
     """The header rules of one proxy (built once from ``ProxySettings``)."""
 
-    def __init__(self, settings: ProxySettings) -> None:
+    def __init__(self, settings: ProxySettings, backend_urls: Iterable[str] = ()) -> None:
         self.via = settings.via
+        self._urls = UrlRewriter(backend_urls)
         self._networks = tuple(
             ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies
         )
@@ -138,7 +151,8 @@ class HeaderPolicy:
             client_ip = self._client_from_chain(chain.decode("latin-1"), peer)
         else:
             out.append((_XFF, peer_b))
-        out.append((_XFP, xfp if trusted and xfp else scheme.encode("latin-1")))
+        proto = xfp if trusted and xfp else scheme.encode("latin-1")
+        out.append((_XFP, proto))
         forwarded_host = xfh if trusted and xfh else host
         if forwarded_host:
             out.append((_XFH, forwarded_host))
@@ -148,7 +162,7 @@ class HeaderPolicy:
             via.append(_VIA)
         if via:
             out.append((b"via", b", ".join(via)))
-        return ForwardedRequest(out, client_ip, side, token)
+        return ForwardedRequest(out, client_ip, side, token, proto, forwarded_host)
 
     def _client_from_chain(self, chain: str, peer: str | None) -> str | None:
         # The client is the right-most address that is not one of our trusted proxies.
@@ -158,16 +172,43 @@ class HeaderPolicy:
                 return hop
         return hops[0] if hops else peer
 
-    def response(self, headers: Raw) -> Raw:
-        """The client-bound headers of an upstream answer (names lower-case)."""
+    def client_urls(self, answer: Raw, forwarded: Raw) -> Raw:
+        """``answer`` with backend URLs pointed at the client, for a request sent with the
+        ``forwarded`` headers (``X-Forwarded-Proto/-Host`` say the client's URL): what the
+        shadow runner applies, so that legacy's and new's redirects compare as clients see
+        them."""
+        if not self._urls or not any(name in URL_HEADERS for name, _ in answer):
+            return answer
+        proto, host = b"http", None
+        for name, value in forwarded:
+            if name == _XFP:
+                proto = value
+            elif name == _XFH:
+                host = value
+        origin = ForwardedRequest([], None, None, None, proto, host).origin()
+        if origin is None:
+            return answer
+        out = list(answer)
+        self._urls.headers(out, origin)
+        return out
+
+    def response(self, headers: Raw, request: ForwardedRequest | None = None) -> Raw:
+        """The client-bound headers of an upstream answer (names lower-case); with the
+        ``request`` it answers, URLs naming a backend point at the client's URL instead."""
         out: Raw = []
         connection: list[bytes] = []
+        urls = False
         for name, value in headers:
             if name in HOP_BY_HOP:
                 if name == b"connection":
                     connection.append(value)
                 continue
+            urls = urls or name in URL_HEADERS
             out.append((name, value))
+        if urls and self._urls and request is not None:
+            origin = request.origin()
+            if origin is not None:
+                self._urls.headers(out, origin)
         if connection and not (len(connection) == 1 and connection[0] in _PLAIN_CONNECTION):
             named = connection_tokens(connection)
             out = [(k, v) for k, v in out if k not in named]
