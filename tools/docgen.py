@@ -84,7 +84,7 @@ admin:
 
 shadow:
   reverse: false
-  canary: false
+  canary: true                               # canary requests shadowed on the other side
   sample: 1.0
   timeout: 5.0
   writes: skip

@@ -99,7 +99,9 @@ class ShadowSettings(Frozen):
 
     reverse: bool = Field(False, description="in mode new, also call legacy and compare")
     canary: bool = Field(
-        False, description="in mode canary, also call the side that did not answer and compare"
+        True,
+        description="in mode canary, also call the side that did not answer and compare "
+        "(the evidence for canary -> new; writes follow `writes`)",
     )
     sample: float = Field(1.0, ge=0, le=1, description="share of requests shadowed")
     timeout: float = Field(5.0, gt=0, description="seconds the shadow call may take")

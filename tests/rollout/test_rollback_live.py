@@ -63,6 +63,7 @@ def test_killing_new_during_a_canary_rolls_back_with_no_failed_request(
                 "max_p99_ratio": 1000,
             },
             "routes": [{"route": ROUTE, "mode": "canary", "percent": 50}],
+            "shadow": {"canary": False},  # the sides answer apart on purpose: errors only
         },
         source=str(tmp_path / "strangler.yaml"),
     )

@@ -226,10 +226,10 @@ def test_shadow_sampling_by_sticky_key_is_deterministic() -> None:
     assert 0.22 < share < 0.28
 
 
-def test_canary_requests_can_be_shadowed_on_the_other_side() -> None:
+def test_canary_requests_are_shadowed_on_the_other_side_unless_opted_out() -> None:
     route = {"route": "GET /c", "mode": "canary", "percent": 50, "sticky": "header:X-User"}
-    plain = RouteTable.build(config(route)).routes[0]
-    both = RouteTable.build(config({**route, "shadow": {"canary": True}})).routes[0]
+    plain = RouteTable.build(config({**route, "shadow": {"canary": False}})).routes[0]
+    both = RouteTable.build(config(route)).routes[0]  # the default gathers evidence
     rng = random.Random(9)
     for i in range(200):
         d_plain = decide(plain, f"k{i}", rng.random)

@@ -348,3 +348,19 @@ def test_an_encoded_answer_is_decoded_before_comparing(shadowed: Make) -> None:
     assert (totals["matched"], totals["mismatch_value"]) == (1, 1)
     (sample,) = env.exchanges(ROUTE)
     assert sample.primary_body.startswith('{"id":1')  # stored decoded (and redacted)
+
+
+def test_a_canary_gathers_comparisons_by_default(shadowed: Make) -> None:
+    env = shadowed(
+        [{"route": ROUTE, "mode": "canary", "percent": 50, "sticky": "header:x-user"}],
+        shadow={"noise_sample": 0},
+    )
+    env.legacy.handlers["/orders/1"] = lambda c: json_answer({"id": 1})
+    env.new.handlers["/orders/1"] = lambda c: json_answer({"id": 1})
+    with env.client() as c:
+        for i in range(20):
+            assert c.get("/orders/1", headers={"x-user": f"u{i}"}).json() == {"id": 1}
+    env.settle(20)
+    totals = env.totals(ROUTE)
+    assert (totals["compared"], totals["matched"]) == (20, 20)  # every request, both ways
+    assert env.legacy.count("GET", "/orders/1") == env.new.count("GET", "/orders/1") == 20
