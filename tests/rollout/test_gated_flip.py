@@ -36,9 +36,7 @@ def store(sqlite_url: str) -> Iterator[Store]:
     s.close()
 
 
-def test_route_without_evidence_is_refused_and_told_why_once(
-    sqlite_url: str, store: Store
-) -> None:
+def test_route_without_evidence_is_refused_and_told_why_once(sqlite_url: str, store: Store) -> None:
     cfg = _config(sqlite_url)
     with pytest.raises(FlipRefused) as info:
         flip_route(cfg, store, ROUTE, "canary", Decimal(5), "first users")
