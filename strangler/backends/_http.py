@@ -13,7 +13,8 @@ objects beyond the response. What a proxy needs, and nothing more:
 - bodies stream both ways with flow control (reading pauses when the client is slower
   than the upstream; writing waits when the upstream is slower than the client);
 - bytes pass unchanged: no cookie jar, no decompression, no redirects, no headers added
-  but ``Host`` and the body framing, repeated headers kept apart;
+  but ``Host`` (the backend's own, or the client's with ``host: client``) and the body
+  framing, repeated headers kept apart;
 - ``HEAD``, ``1xx``, ``204`` and ``304`` answers have no body; an answer delimited by the
   end of the connection is read to that end;
 - a pooled connection is checked before reuse (closed, past the idle time its last answer
@@ -375,6 +376,7 @@ class HTTPBackend:
         self._port = url.port or (443 if self._tls else 80)
         self._prefix = url.path.encode("latin-1")
         self._host_header = url.netloc.rpartition("@")[2].encode("latin-1")
+        self._client_host = config.host == "client"  # send the client's Host instead
         self._ssl: ssl.SSLContext | None = None
         self._limit = config.max_connections
         self._idle: list[_Connection] = []
@@ -517,12 +519,15 @@ class HTTPBackend:
 
     def _head(self, request: UpstreamRequest, body: bytes | None) -> bytes:
         target = request.target.encode("latin-1")
+        host = self._host_header
+        if self._client_host:
+            host = next((v for k, v in request.headers if k == b"host"), host)
         parts = [
             request.method.encode("latin-1"),
             b" ",
             self._prefix + target if self._prefix else target,
             b" HTTP/1.1\r\nhost: ",
-            self._host_header,
+            host,
             b"\r\n",
         ]
         length: bytes | None = None

@@ -106,6 +106,10 @@ class BackendConfig(Frozen):
     )
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(100, ge=1, description="pooled connections to this backend")
+    host: Literal["backend", "client"] = Field(
+        "backend",
+        description="Host header of HTTP requests: the backend's own, or the client's as sent",
+    )
     tls: TLSConfig | None = Field(
         None, description="for an https:// target: trusted CAs, client certificate"
     )

@@ -98,6 +98,8 @@ async def redirecting(scope: Scope, receive: Receive, send: Send) -> None:
         (b"refresh", f"1; url={base}{root}/later".encode()),
         (b"content-length", b"0"),
     ]
+    if scope["query_string"] == b"show-host":
+        headers.append((b"x-seen-host", host.encode()))
     await send({"type": "http.response.start", "status": 307, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
 
@@ -165,3 +167,21 @@ def test_shadowed_redirects_compare_as_the_client_sees_them(setup: Setup) -> Non
     # legacy and new run on two ports (new under /v2): the same redirect once rewritten.
     assert [r.verdict.differences for r in setup.shadowed] == [()] * 3
     assert [r.verdict.outcome for r in setup.shadowed] == ["match"] * 3
+
+
+def test_a_backend_set_to_the_clients_host_builds_the_clients_urls(setup: Setup) -> None:
+    legacy = {"target": setup.legacy.url, "host": "client"}
+    config = parse_config({"legacy": legacy, "new": setup.new.url})
+    served = start_server(Proxy(config), **SERVER_SETTINGS)
+    try:
+        resp = httpx.get(f"{served.url}/account/?show-host", headers={"Host": "shop.example:8443"})
+    finally:
+        served.stop()
+    assert resp.headers["x-seen-host"] == "shop.example:8443"
+    assert resp.headers["location"] == "http://shop.example:8443/account"
+    # The default: the backend gets its own Host, and its URLs are rewritten.
+    default = httpx.get(
+        f"{setup.proxy.url}/account/?show-host", headers={"Host": "shop.example:8443"}
+    )
+    assert default.headers["x-seen-host"] == setup.legacy.url.removeprefix("http://")
+    assert default.headers["location"] == "http://shop.example:8443/account"
