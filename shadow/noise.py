@@ -43,6 +43,7 @@ __all__ = [
     "Suggestion",
     "classify",
     "field_status",
+    "rules_block",
 ]
 
 FieldStatus = Literal["noise", "real", "unknown"]
@@ -92,12 +93,39 @@ def field_status(
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """A rule the report proposes for a pure-noise field (never applied automatically)."""
+    """A rule the report proposes for a pure-noise field (never applied automatically).
+
+    ``kind`` is the key under a route's ``rules:`` (``ignore``, ``unordered``, ``masks``, or
+    ``headers`` for a header to ignore) and ``value`` its entry; :func:`rules_block` merges a
+    route's suggestions into one ``rules:`` mapping that ``strangler check`` accepts.
+    """
 
     field: str
-    rule: str  # the YAML to add under `rules:`
+    rule: str  # this rule alone, as YAML under `rules:` (e.g. 'ignore: ["$.at"]')
     legacy_legacy_rate: float
     legacy_new_rate: float
+    kind: str = "ignore"
+    value: Any = None
+
+
+# Never suggested: silencing these would switch off a whole comparison.
+_NEVER = frozenset({"$", "body", "status", "error", "auth"})
+
+
+def rules_block(suggestions: Iterable[Suggestion]) -> dict[str, Any]:
+    """The suggestions as one ``rules:`` mapping (each key once), ready to paste.
+
+    >>> rules_block([Suggestion("$.at", "", 1, 1, "ignore", "$.at"),
+    ...              Suggestion("header:x-id", "", 1, 1, "headers", "x-id")])
+    {'ignore': ['$.at'], 'headers': {'ignore': ['x-id']}}
+    """
+    out: dict[str, Any] = {}
+    for s in suggestions:
+        if s.kind == "headers":
+            out.setdefault("headers", {}).setdefault("ignore", []).append(s.value)
+        else:
+            out.setdefault(s.kind, []).append(s.value)
+    return out
 
 
 def _masked_by(d: Difference, noisy_paths: set[str], noisy_fields: set[str]) -> bool:
@@ -111,14 +139,19 @@ def _masked_by(d: Difference, noisy_paths: set[str], noisy_fields: set[str]) -> 
 _SHAPES = [(name, re.compile(regex)) for name, (regex, _) in MASK_SHAPES.items()]
 
 
-def _suggest_rule(field_path: str, example: Any) -> str:
+def _suggest_rule(field_path: str, example: Any) -> tuple[str, Any, str]:
+    """(kind, value, one-line YAML) of the rule that silences ``field_path``."""
+    if field_path.startswith("header:"):
+        name = field_path.removeprefix("header:")
+        return "headers", name, f'headers: {{ignore: ["{name}"]}}'
     if isinstance(example, str):
         for name, regex in _SHAPES:
             if regex.fullmatch(example):
-                return f'masks: [{{path: "{field_path}", shape: {name}}}]'
+                mask = {"path": field_path, "shape": name}
+                return "masks", mask, f'masks: [{{path: "{field_path}", shape: {name}}}]'
     if field_path.endswith("[*]"):
-        return f'unordered: ["{field_path[:-3]}"]'
-    return f'ignore: ["{field_path}"]'
+        return "unordered", field_path[:-3], f'unordered: ["{field_path[:-3]}"]'
+    return "ignore", field_path, f'ignore: ["{field_path}"]'
 
 
 @dataclass(slots=True)
@@ -162,16 +195,19 @@ class RouteNoise:
         skip = set(already_ignored)
         out = []
         for name, counts in self.fields.items():
-            if name in skip or name.startswith(("status", "error")):
+            if name in skip or name in _NEVER or name.startswith(("status", "error")):
                 continue
             if self.status(name) != "noise":
                 continue
+            kind, value, rule = _suggest_rule(name, counts.example)
             out.append(
                 Suggestion(
                     name,
-                    _suggest_rule(name, counts.example),
+                    rule,
                     counts.legacy_legacy / max(self.samples, 1),
                     counts.legacy_new / max(self.compared, 1),
+                    kind,
+                    value,
                 )
             )
         return sorted(out, key=lambda s: -s.legacy_new_rate)

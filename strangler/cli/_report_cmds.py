@@ -25,6 +25,10 @@ def report(
         Path | None, typer.Option("--output", "-o", help="write to this file (default: stdout)")
     ] = None,
     as_json: JsonOption = False,
+    top: Annotated[
+        int, typer.Option("--top", min=1, help="differing fields shown per route (worst first)")
+    ] = 10,
+    show_all: Annotated[bool, typer.Option("--all", help="every differing field")] = False,
 ) -> int:
     """What shadow traffic found, per route: match rate, noise, mismatches by severity,
     top differing fields with an example, latency legacy vs new, suggested rules."""
@@ -43,7 +47,8 @@ def report(
     key = cfg.route(route).key if route is not None else None
     store = open_store(cfg)
     try:
-        text = render(build_report(store, cfg, route=key, since=window), fmt)
+        limit = None if show_all else top  # status and schema fields are never capped
+        text = render(build_report(store, cfg, route=key, since=window, top=limit), fmt)
     finally:
         store.close()
     if output is None:

@@ -18,7 +18,14 @@ from sqlalchemy import select
 
 from shadow.explain import MAX_EXPLAINED, explain
 from shadow.histogram import LatencyHistogram
-from shadow.noise import FieldCounts, NoiseThresholds, RouteNoise, Suggestion, field_status
+from shadow.noise import (
+    FieldCounts,
+    NoiseThresholds,
+    RouteNoise,
+    Suggestion,
+    field_status,
+    rules_block,
+)
 from shadow.rules import Rules, route_rules
 from strangler._errors import ConfigError
 from strangler.config import Config
@@ -112,6 +119,18 @@ class RouteReport:
     latency: dict[str, Latency]
     fields: list[FieldReport]
     suggestions: list[Suggestion]
+    hidden: int = 0  # differing fields not shown (over `top`; never status or schema ones)
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The suggestions as one ``rules:`` block to paste under this route's entry."""
+        return rules_block(self.suggestions)
+
+    @property
+    def worst(self) -> int:
+        """Rank of the worst open finding (a real or unconfirmed difference): higher is worse."""
+        open_ = [f for f in self.fields if f.mismatches and f.status != "noise"]
+        return max((_RANK.get(f.severity, 0) for f in open_), default=0)
 
     @property
     def mismatched(self) -> int:
@@ -168,10 +187,15 @@ def build_report(
     route: str | None = None,
     since: timedelta = timedelta(hours=1),
     now: datetime | None = None,
-    top: int = 10,
+    top: int | None = 10,
     thresholds: NoiseThresholds = NoiseThresholds(),
 ) -> ShadowReport:
-    """The shadow report for the window ``[now - since, now]`` (one route or all)."""
+    """The shadow report for the window ``[now - since, now]`` (one route or all).
+
+    Within a route, fields are ranked by severity, then by how often they differed; ``top``
+    caps the list (None: every field) but never hides a status or schema difference.
+    Routes come worst first: by their worst open finding, then by mismatches.
+    """
     now = now or datetime.now(UTC)
     start = (now - since).replace(second=0, microsecond=0)
     with store.session() as s:
@@ -247,10 +271,14 @@ def build_report(
                 counts, samples=r["noise_samples"], compared=r["compared"], thresholds=thresholds
             )
             fields.append(FieldReport(fname, sev, mism, nois, ln, ll, status))
-        order = {s: i for i, s in enumerate(SEVERITIES)}
-        fields.sort(key=lambda f: (-f.mismatches, order.get(f.severity, 9), -f.noise, f.field))
+        fields.sort(key=lambda f: (-_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
+        kept = [
+            f
+            for i, f in enumerate(fields)
+            if top is None or i < top or (f.mismatches and f.severity in ("status", "schema"))
+        ]
         shown = []
-        for f in fields[:top]:
+        for f in kept:
             sample = examples.get((name, f.field))
             example = None
             if sample is not None and f.mismatches:
@@ -280,6 +308,11 @@ def build_report(
                 latency=latency,
                 fields=shown,
                 suggestions=noise.suggestions(already_ignored=rules.rules.ignore),
+                hidden=len(fields) - len(kept),
             )
         )
+    reports.sort(key=lambda r: (-r.worst, -r.mismatched, r.route))
     return ShadowReport(now, start, store.safe_url, reports)
+
+
+_RANK = {"status": 4, "schema": 3, "value": 2, "added": 1}

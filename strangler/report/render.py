@@ -54,6 +54,7 @@ def report_to_json(report: ShadowReport) -> dict[str, Any]:
     for route, r in zip(data["routes"], report.routes, strict=True):
         route["match_rate"] = r.match_rate
         route["mismatched"] = r.mismatched
+        route["rules"] = r.rules  # the suggestions as one block to paste under `rules:`
     return data
 
 
@@ -100,6 +101,7 @@ def _table(report: ShadowReport) -> str:
         console.print("no shadow traffic recorded in this window")
         return out.getvalue()
     table = Table(*_HEAD)
+    table.columns[0].overflow = "fold"  # a route name wraps, never loses its end
     for r in report.routes:
         table.add_row(*_summary_row(r))
     console.print(table)
@@ -108,6 +110,7 @@ def _table(report: ShadowReport) -> str:
             fields = Table(
                 "field", "severity", "mismatches", "noise", "learned", "example", title=r.route
             )
+            fields.columns[0].overflow = "fold"
             for f in r.fields:
                 ex = f.example
                 shown = "-"
@@ -119,9 +122,19 @@ def _table(report: ShadowReport) -> str:
                     f.field, f.severity or "-", str(f.mismatches), str(f.noise), f.status, shown
                 )
             console.print(fields)
-        for s in r.suggestions:
-            console.print(f"suggested rule for {r.route}: {s.rule}")
+        if r.hidden:
+            console.print(f"{r.hidden} more differing fields of {r.route} (--all shows them)")
+        if r.suggestions:
+            console.print(f"suggested rules for {r.route} (pure noise; paste under its entry):")
+            console.print(suggested_yaml(r), markup=False, highlight=False)
     return out.getvalue()
+
+
+def suggested_yaml(r: RouteReport) -> str:
+    """The route's suggested rules as one YAML ``rules:`` block (valid for ``check``)."""
+    import yaml
+
+    return yaml.safe_dump({"rules": r.rules}, sort_keys=False, default_flow_style=None, width=100)
 
 
 def _md_cell(text: str) -> str:
@@ -178,7 +191,7 @@ def _md(report: ShadowReport) -> str:
                 "Suggested rules (pure noise; add them yourself, nothing is applied):",
                 "",
             ]
-            lines += [f"- `{s.rule}`" for s in r.suggestions]
+            lines += ["```yaml", suggested_yaml(r).rstrip(), "```"]
     return "\n".join([*lines, ""])
 
 
@@ -196,6 +209,7 @@ def _environment() -> jinja2.Environment:
     env.filters["ms"] = _ms
     env.filters["pct"] = _pct
     env.filters["counts"] = _counts
+    env.filters["suggested_yaml"] = suggested_yaml
     return env
 
 

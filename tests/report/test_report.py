@@ -132,7 +132,8 @@ def test_report_counts_fields_examples_latency_and_suggestions(filled: tuple[Pat
     assert fields["$.total"].severity == "value"
     assert fields["$.at"].status == "noise"
     assert fields["$.at"].mismatches == 0
-    assert r.fields[0].field == "$.total"  # most mismatches first
+    # worst severity first (a missing field is schema), then the most mismatches
+    assert [f.field for f in r.fields][:3] == ["$.name", "$.total", "$.debug"]
     example = fields["$.total"].example
     assert example is not None
     assert example.primary_status == 200
@@ -143,6 +144,7 @@ def test_report_counts_fields_examples_latency_and_suggestions(filled: tuple[Pat
     assert new_p50 is not None
     assert legacy_p50 < new_p50  # 10 ms against 30 ms
     assert [s.rule for s in r.suggestions] == ['ignore: ["$.at"]']
+    assert r.rules == {"ignore": ["$.at"]}
     older = build_report(store, cfg, since=timedelta(hours=4), route=OTHER)
     assert [x.route for x in older.routes] == [OTHER]
 
