@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from strangler._errors import (
-    AddressInUse,
     ConfigError,
     FlipRefused,
     InvalidFlip,
+    ListenError,
     LoadError,
     MigrationError,
     RouteError,
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from strangler.config import Config, load_config
 
 __all__ = [
-    "AddressInUse",
     "Config",
     "ConfigError",
     "FlipRefused",
     "InvalidFlip",
+    "ListenError",
     "LoadError",
     "MigrationError",
     "RouteError",

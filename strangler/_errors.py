@@ -13,7 +13,8 @@
      ├── FlipRefused          a flip was refused by its gates (.route, .blockers)
      ├── InvalidFlip          a flip asked for is malformed or changes nothing (.route, .detail)
      ├── MigrationError       a data migration could not run (.mapping)
-     └── LoadError            a load test could not run or finish (.target)
+     ├── LoadError            a load test could not run or finish (.target)
+     └── ListenError          serve cannot listen on its address (.host, .port, .in_use)
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``); none
 leaks through the public API.
@@ -174,15 +175,18 @@ class LoadError(StranglerError):
         super().__init__(f"load test against {target!r}: {detail}")
 
 
-class AddressInUse(StranglerError):
-    """``strangler serve`` cannot listen on its address (``.host``, ``.port``): refused
-    before anything starts."""
+class ListenError(StranglerError):
+    """``strangler serve`` cannot listen on its address (``.host``, ``.port``; ``.in_use``
+    when another process holds it): refused before anything starts."""
 
-    def __init__(self, host: str, port: int, detail: str) -> None:
+    def __init__(self, host: str, port: int, detail: str, *, in_use: bool) -> None:
         self.host = host
         self.port = port
         self.detail = detail
-        super().__init__(
-            f"cannot listen on {host}:{port} ({detail}): another process uses it; stop it, "
-            "or choose another --port/--host"
+        self.in_use = in_use
+        advice = (
+            "another process uses it; stop it, or choose another --port/--host"
+            if in_use
+            else "choose another --host/--port"
         )
+        super().__init__(f"cannot listen on {host}:{port} ({detail}): {advice}")

@@ -59,7 +59,7 @@ def serve(
             f"{log_level!r}; use one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
         )
     cfg = load_config(config)
-    refuse_busy_address(host, port)  # before anything starts: no banner, no admin side
+    check_address(host, port)  # before anything starts: no banner, no admin side
     open_store(cfg).close()  # schema upgraded once here, before any worker starts
     console = Console(highlight=False, soft_wrap=True)
     shown = f"[{host}]" if ":" in host else host
@@ -105,11 +105,13 @@ def serve(
     return 0
 
 
-def refuse_busy_address(host: str, port: int) -> None:
-    """Raise :class:`~strangler.AddressInUse` when ``host:port`` cannot be listened on."""
+def check_address(host: str, port: int) -> None:
+    """Raise :class:`~strangler.ListenError` when ``host:port`` cannot be listened on
+    (in use, a host name that does not resolve, a privileged port)."""
+    import errno
     import socket
 
-    from strangler._errors import AddressInUse
+    from strangler._errors import ListenError
 
     if port == 0:
         return  # any free port
@@ -119,7 +121,8 @@ def refuse_busy_address(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise AddressInUse(host, port, exc.strerror or str(exc)) from None
+            in_use = exc.errno == errno.EADDRINUSE
+            raise ListenError(host, port, exc.strerror or str(exc), in_use=in_use) from None
 
 
 def _log_config(level: str, redact_fields: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -62,6 +62,18 @@ def test_serve_on_a_busy_port_refuses_before_starting_anything(config_file: Path
     ]
 
 
+def test_serve_on_an_address_of_another_machine_refuses_before_starting_anything(
+    config_file: Path, run: Run
+) -> None:
+    code, out, err = run("serve", "-c", str(config_file), "--host", "192.0.2.1", "--port", "8000")
+    assert code == 1
+    assert out == ""
+    assert err.strip().splitlines() == [
+        "error: cannot listen on 192.0.2.1:8000 (Cannot assign requested address): choose "
+        "another --host/--port"
+    ]
+
+
 def test_serve_access_log_is_one_line_per_request_without_secrets(tmp_path: Path) -> None:
     backend = start_server(SideApp("legacy"))
     port, admin_port = free_port(), free_port()
