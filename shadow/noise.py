@@ -46,7 +46,7 @@ __all__ = [
     "rules_block",
 ]
 
-FieldStatus = Literal["noise", "real", "unknown"]
+FieldStatus = Literal["noise", "real", "unconfirmed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,21 +70,23 @@ class FieldCounts:
 def field_status(
     counts: FieldCounts, *, samples: int, compared: int, thresholds: NoiseThresholds
 ) -> FieldStatus:
-    """``noise``, ``real`` or ``unknown`` (too few noise samples) for one field.
+    """``noise``, ``real`` or ``unconfirmed`` for one field.
+
+    A field is ``unconfirmed`` until the route has ``min_samples`` noise samples (legacy
+    called twice on the same request): before that nothing says whether legacy differs from
+    itself there, so it is neither called real nor noise.
 
     >>> field_status(FieldCounts(50, 52), samples=100, compared=100, thresholds=NoiseThresholds())
     'noise'
     >>> field_status(FieldCounts(5, 60), samples=100, compared=100, thresholds=NoiseThresholds())
     'real'
     """
-    if compared <= 0:
-        return "unknown"
+    if compared <= 0 or samples < thresholds.min_samples:
+        return "unconfirmed"
     rate_new = counts.legacy_new / compared
-    if samples < thresholds.min_samples:
-        return "unknown" if counts.legacy_legacy else ("real" if rate_new else "unknown")
     rate_noise = counts.legacy_legacy / samples
     if rate_noise == 0:
-        return "real" if rate_new else "unknown"
+        return "real" if rate_new else "unconfirmed"
     excess = rate_new - rate_noise
     if rate_new > 0 and excess / rate_new > thresholds.relative and excess > thresholds.absolute:
         return "real"
@@ -163,6 +165,11 @@ class RouteNoise:
     samples: int = 0
     fields: dict[str, FieldCounts] = field(default_factory=dict)
 
+    @property
+    def learning(self) -> bool:
+        """Too few noise samples yet to decide a field (every safe request is sampled)."""
+        return self.samples < self.thresholds.min_samples
+
     def _counts(self, name: str) -> FieldCounts:
         counts = self.fields.get(name)
         if counts is None:
@@ -185,7 +192,7 @@ class RouteNoise:
     def status(self, name: str) -> FieldStatus:
         counts = self.fields.get(name)
         if counts is None:
-            return "unknown"
+            return "unconfirmed"
         return field_status(
             counts, samples=self.samples, compared=self.compared, thresholds=self.thresholds
         )

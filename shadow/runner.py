@@ -208,10 +208,12 @@ class ShadowRunner:
         if self._in_flight >= self._max or busy >= plan.settings.max_in_flight:
             self._sink.drop(route, "in_flight_limit")
             return
+        # Adaptive: every safe request of a route gets the second primary call until the
+        # route has enough noise samples to decide its fields; then `noise_sample` of them.
         noise = (
             request.method in SAFE_METHODS
             and plan.settings.noise_sample > 0
-            and self._rand() < plan.settings.noise_sample
+            and (plan.noise.learning or self._rand() < plan.settings.noise_sample)
         )
         self._in_flight += 1
         self._per_route[route] = busy + 1

@@ -90,7 +90,7 @@ class FieldReport:
     noise: int
     legacy_new: int
     legacy_legacy: int
-    status: str  # "noise", "real" or "unknown" (learned from the noise samples)
+    status: str  # "noise", "real" or "unconfirmed" (learned from the noise samples)
     example: Example | None = None
 
 

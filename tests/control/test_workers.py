@@ -49,6 +49,7 @@ def _config(
         f'  - route: "{ROUTE}"',
         "    mode: canary",
         "    percent: 50",
+        "    shadow: {canary: false}  # this test is about the error rate",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

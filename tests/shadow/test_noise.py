@@ -50,7 +50,7 @@ def test_too_few_noise_samples_never_call_a_field_noise() -> None:
     stats = RouteNoise(thresholds=NoiseThresholds(min_samples=20))
     for _ in range(5):
         classify(Verdict.of([diff("$.ts")]), Verdict.of([diff("$.ts")]), stats)
-    assert stats.status("$.ts") == "unknown"
+    assert stats.status("$.ts") == "unconfirmed"
     verdict = classify(Verdict.of([diff("$.ts")]), None, stats)
     assert verdict.outcome == "mismatch"
 

@@ -364,3 +364,21 @@ def test_a_canary_gathers_comparisons_by_default(shadowed: Make) -> None:
     totals = env.totals(ROUTE)
     assert (totals["compared"], totals["matched"]) == (20, 20)  # every request, both ways
     assert env.legacy.count("GET", "/orders/1") == env.new.count("GET", "/orders/1") == 20
+
+
+def test_at_the_default_settings_noise_is_learned_from_the_first_request(shadowed: Make) -> None:
+    env = shadowed([{"route": ROUTE, "mode": "shadow"}])  # noise_sample 0.1, the default
+    clock = iter(range(10_000))
+    env.legacy.handlers["/orders/1"] = lambda c: json_answer({"id": 1, "at": next(clock)})
+    env.new.handlers["/orders/1"] = lambda c: json_answer({"id": 1, "at": next(clock)})
+    with env.client() as c:
+        for _ in range(30):
+            c.get("/orders/1")
+    env.settle(30)
+    totals = env.totals(ROUTE)
+    assert totals["compared"] == 30
+    assert totals["mismatch_value"] == 0  # a timestamp is never cried wolf about
+    assert totals["noise"] == 30
+    # adaptive: every request sampled until 20 noise samples, then 1 in 10; never a third call
+    legacy_calls = env.legacy.count("GET", "/orders/1")
+    assert 30 + 20 <= legacy_calls <= 30 + 30
