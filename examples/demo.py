@@ -210,8 +210,24 @@ class Demo:
             )
             self._print_traffic(summary)
 
+    def _wait_for_comparisons(self) -> int:
+        """Shadow verdicts reach the store in batches: read until the count stops growing
+        (15 s at most), so a step reports what the traffic it sent produced."""
+        deadline = time.monotonic() + 15
+        previous = -1
+        while True:
+            code, text = self.strangler("report", "--json", quiet=True)
+            routes = json.loads(text).get("routes", []) if code == 0 else []
+            compared = sum(r.get("compared", 0) for r in routes)
+            if (compared and compared == previous) or time.monotonic() > deadline:
+                return compared
+            previous = compared
+            time.sleep(1)
+
     def shadow_report(self) -> None:
         with self.narrator.step("The shadow report: noise apart from real differences"):
+            if not self._wait_for_comparisons():
+                self.narrator.note("no comparison reached the store within 15 s")
             self.strangler("report")
             html = self.out / "shadow-report.html"
             self.strangler("report", "--format", "html", "-o", str(html))
