@@ -218,7 +218,7 @@ class Demo:
         while True:
             code, text = self.strangler("report", "--json", quiet=True)
             routes = json.loads(text).get("routes", []) if code == 0 else []
-            compared = sum(r.get("compared", 0) for r in routes)
+            compared = int(sum(r.get("compared", 0) for r in routes))
             if (compared and compared == previous) or time.monotonic() > deadline:
                 return compared
             previous = compared
