@@ -29,9 +29,12 @@ unordered rules for pure-noise fields, for a person to add to the config.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 from shadow.rules import MASK_SHAPES
 from shadow.verdict import Difference, Verdict
@@ -65,6 +68,13 @@ class FieldCounts:
     legacy_legacy: int = 0
     legacy_new: int = 0
     example: Any = None
+    # How legacy differs from itself here (``value``, ``missing``, ``added``, ``type``...).
+    # Empty means not known (counts seeded from the store): any kind then counts as noise.
+    kinds: set[str] = field(default_factory=set)
+
+    def explains(self, kind: str) -> bool:
+        """Whether a difference of ``kind`` is the way legacy is known to differ here."""
+        return not self.kinds or kind in self.kinds
 
 
 def field_status(
@@ -130,9 +140,14 @@ def rules_block(suggestions: Iterable[Suggestion]) -> dict[str, Any]:
     return out
 
 
-def _masked_by(d: Difference, noisy_paths: set[str], noisy_fields: set[str]) -> bool:
+def _masked_by(
+    d: Difference, noisy_paths: dict[str, set[str]], noisy_fields: dict[str, set[str]]
+) -> bool:
+    """Whether legacy differed from itself at ``d``'s place, **in the same way**: a list
+    legacy only reorders (value differences at positions) does not hide an element new
+    dropped (``missing``), nor a timestamp legacy varies one that new makes null (``type``)."""
     path = d.path
-    if path in noisy_paths or (d.field or path) in noisy_fields:
+    if d.kind in noisy_paths.get(path, ()) or d.kind in noisy_fields.get(d.field or path, ()):
         return True
     # A difference below a noisy place is noise too: `$.items[2]` covers `$.items[2].at`.
     return any(path.startswith(n) and path[len(n) : len(n) + 1] in (".", "[") for n in noisy_paths)
@@ -186,8 +201,13 @@ class RouteNoise:
                 counts.example = d.legacy if d.legacy is not None else d.new
         if second is not None and second.outcome != "not_compared":
             self.samples += 1
-            for name in {d.field or d.path for d in second.differences}:
-                self._counts(name).legacy_legacy += 1
+            seen: dict[str, set[str]] = {}
+            for d in second.differences:
+                seen.setdefault(d.field or d.path, set()).add(d.kind)
+            for name, kinds in seen.items():
+                counts = self._counts(name)
+                counts.legacy_legacy += 1
+                counts.kinds |= kinds
 
     def status(self, name: str) -> FieldStatus:
         counts = self.fields.get(name)
@@ -234,12 +254,76 @@ def classify(verdict: Verdict, second: Verdict | None, stats: RouteNoise) -> Ver
         return verdict
     real: list[Difference] = []
     noise: list[Difference] = []
+    differences, reordered = _as_multisets(verdict.differences, second, stats)
+    noise += reordered
     if second is not None and second.outcome != "not_compared":
-        paths = {d.path for d in second.differences}
-        fields_ = {d.field or d.path for d in second.differences}
-        for d in verdict.differences:
+        paths: dict[str, set[str]] = {}
+        fields_: dict[str, set[str]] = {}
+        for d in second.differences:
+            paths.setdefault(d.path, set()).add(d.kind)
+            fields_.setdefault(d.field or d.path, set()).add(d.kind)
+        for d in differences:
             (noise if _masked_by(d, paths, fields_) else real).append(d)
     else:
-        for d in verdict.differences:
-            (noise if stats.status(d.field or d.path) == "noise" else real).append(d)
+        for d in differences:
+            name = d.field or d.path
+            known = stats.fields.get(name)
+            learned = known is not None and known.explains(d.kind)
+            (noise if learned and stats.status(name) == "noise" else real).append(d)
     return verdict.with_noise(real, noise)
+
+
+def _as_multisets(
+    differences: tuple[Difference, ...], second: Verdict | None, stats: RouteNoise
+) -> tuple[list[Difference], list[Difference]]:
+    """Lists whose order legacy is known to vary are compared as multisets.
+
+    For a list field (``$.tags[*]``) where legacy differs from itself by value at positions
+    (it reorders), the positional differences against new are replaced by what really
+    differs between the two multisets: each element new lacks (``missing``) or adds
+    (``added``). A pure reorder becomes noise. Positions where both agreed hold the same
+    elements on both sides, so the differing positions are enough.
+    Returns (the differences to classify, the reorders found to be noise).
+    """
+    reorders = {
+        d.field for d in (second.differences if second is not None else ()) if d.kind == "value"
+    }
+    by_field: dict[str, list[Difference]] = {}
+    for d in differences:
+        if d.field.endswith("[*]"):
+            by_field.setdefault(d.field, []).append(d)
+    out: list[Difference] = []
+    noise: list[Difference] = []
+    rewritten: set[str] = set()
+    for name, group in by_field.items():
+        known = stats.fields.get(name)
+        learned = known is not None and known.legacy_legacy > 0 and "value" in known.kinds
+        if not (learned or name in reorders):
+            continue
+        if any(d.kind not in ("value", "missing", "added") for d in group):
+            continue
+        lost = _counter(d.legacy for d in group if d.kind in ("value", "missing"))
+        gained = _counter(d.new for d in group if d.kind in ("value", "added"))
+        if lost is None or gained is None:
+            continue
+        rewritten.add(name)
+        base = name[:-3]
+        missing = lost - gained
+        added = gained - lost
+        if not missing and not added:
+            noise.extend(group)  # the same elements in another order
+            continue
+        for key, n in missing.items():
+            out.extend([Difference(f"{base}[?]", "missing", orjson.loads(key), None, name)] * n)
+        for key, n in added.items():
+            out.extend([Difference(f"{base}[?]", "added", None, orjson.loads(key), name)] * n)
+    kept = [d for d in differences if d.field not in rewritten]
+    return [*kept, *out], noise
+
+
+def _counter(values: Iterable[Any]) -> Counter[bytes] | None:
+    """Elements by their canonical JSON (None when one cannot be written as JSON)."""
+    try:
+        return Counter(orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values)
+    except TypeError:
+        return None

@@ -382,3 +382,33 @@ def test_at_the_default_settings_noise_is_learned_from_the_first_request(shadowe
     # adaptive: every request sampled until 20 noise samples, then 1 in 10; never a third call
     legacy_calls = env.legacy.count("GET", "/orders/1")
     assert 30 + 20 <= legacy_calls <= 30 + 30
+
+
+def test_an_element_lost_from_a_list_legacy_only_shuffles_is_reported(shadowed: Make) -> None:
+    env = shadowed([{"route": ROUTE, "mode": "shadow"}])  # the default settings
+    shuffles = iter(range(10_000))
+
+    def legacy(c: Call) -> tuple[int, list[tuple[str, str]], bytes]:
+        tags = ["a", "b", "c", "d"]
+        k = next(shuffles) % 4
+        return json_answer({"id": 1, "tags": tags[k:] + tags[:k]})
+
+    def new(c: Call) -> tuple[int, list[tuple[str, str]], bytes]:
+        k = next(shuffles) % 3
+        tags = ["a", "b", "c"]  # "d" is gone
+        return json_answer({"id": 1, "tags": tags[k:] + tags[:k]})
+
+    env.legacy.handlers["/orders/1"] = legacy
+    env.new.handlers["/orders/1"] = new
+    with env.client() as c:
+        for _ in range(30):
+            c.get("/orders/1")
+    env.settle(30)
+    fields = env.fields(ROUTE)
+    assert "$.tags[*]" in fields
+    assert fields["$.tags[*]"].mismatches == 30  # every request: an element is missing
+    rows = env.exchanges(ROUTE)
+    kinds = {d["kind"] for row in rows for d in (row.differences or [])}
+    assert kinds == {"missing"}  # the reordering itself stays noise
+    lost = {d["legacy"] for row in rows for d in (row.differences or [])}
+    assert lost == {"d"}  # compared as multisets: the element itself, not a position
