@@ -101,8 +101,40 @@ def _status_step(ctx: _Context) -> bool:
 
 def _header_value(name: str, value: str) -> str:
     if name == "content-type":
-        return value.replace(" ", "").lower()
+        return canonical_media_type(value)
+    if name in _FRAMING:
+        return "length-delimited" if name == "content-length" else "chunked"
     return value
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+def canonical_media_type(value: str) -> str:
+    """A Content-Type compared by meaning: type and subtype lower-case, parameters sorted
+    with lower-case names, unquoted values, the charset lower-case, and JSON's only charset
+    (UTF-8, RFC 8259) implied.
+
+    >>> canonical_media_type('Application/JSON; Charset="UTF-8"')
+    'application/json'
+    >>> canonical_media_type("text/html;charset=ISO-8859-1; q=1")
+    'text/html;charset=iso-8859-1;q=1'
+    """
+    kind, _, rest = value.partition(";")
+    kind = kind.strip().lower()
+    params = []
+    for part in rest.split(";"):
+        name, sep, val = part.partition("=")
+        name = name.strip().lower()
+        if not name or not sep:
+            continue
+        val = val.strip().strip('"')
+        if name == "charset":
+            val = val.lower()
+            if val in ("utf-8", "utf8") and (kind == "application/json" or kind.endswith("+json")):
+                continue
+        params.append(f"{name}={val}")
+    return ";".join([kind, *sorted(params)])
 
 
 def _header_map(headers: Headers, rules: CompiledRules) -> dict[str, str]:
@@ -113,8 +145,11 @@ def _header_map(headers: Headers, rules: CompiledRules) -> dict[str, str]:
             continue
         if name[0] == "x" and name.startswith("x-strangler-"):
             continue
-        if name == "content-type":
+        if name == "content-type" or name in _FRAMING:
             value = _header_value(name, value)
+            if name in _FRAMING:
+                out["framing"] = value  # how the body is delimited, never its length
+                continue
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
@@ -130,7 +165,8 @@ def compare_headers(legacy: Headers, new: Headers, rules: CompiledRules) -> list
     for name in sorted(a.keys() | b.keys()):
         if a.get(name) != b.get(name):
             path = f"header:{name}"
-            out.append(Difference(path, "header", a.get(name), b.get(name), path))
+            kind: DifferenceKind = "framing" if name == "framing" else "header"
+            out.append(Difference(path, kind, a.get(name), b.get(name), path))
     return out
 
 

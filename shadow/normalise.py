@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from shadow._matcher import Node
-from shadow.rules import BodyAction, CompiledRules, Ignore, Mask, Unordered
+from shadow.rules import BodyAction, CaseInsensitiveKeys, CompiledRules, Ignore, Mask, Unordered
 
 __all__ = ["KeyedList", "normalise"]
 
@@ -71,6 +71,8 @@ def _apply(node: Any, actions: tuple[BodyAction, ...]) -> Any:
                 node = action.apply(node)
         elif isinstance(action, Unordered) and isinstance(node, list):
             node = _unordered(node, action.key)
+        elif isinstance(action, CaseInsensitiveKeys) and isinstance(node, dict):
+            node = {str(k).lower(): v for k, v in node.items()}
     return node
 
 

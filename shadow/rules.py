@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -49,6 +50,46 @@ __all__ = [
     "merge_rules",
     "route_rules",
 ]
+
+#: Named groups usable in ``headers.compare`` and ``headers.ignore``.
+HEADER_GROUPS: dict[str, frozenset[str]] = {
+    "cors": frozenset(
+        {
+            "access-control-allow-origin",
+            "access-control-allow-methods",
+            "access-control-allow-headers",
+            "access-control-allow-credentials",
+            "access-control-expose-headers",
+            "access-control-max-age",
+        }
+    ),
+    "caching": frozenset({"cache-control", "etag", "expires", "last-modified", "age", "vary"}),
+    "security": frozenset(
+        {
+            "strict-transport-security",
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "referrer-policy",
+        }
+    ),
+    # How the body is delimited: compared as present/absent, never the length itself.
+    "framing": frozenset({"content-length", "transfer-encoding"}),
+}
+
+
+def header_names(names: Iterable[str]) -> frozenset[str]:
+    """Header names lower-cased, with groups (``cors``, ``caching``...) expanded.
+
+    >>> sorted(header_names(["X-Id", "framing"]))
+    ['content-length', 'transfer-encoding', 'x-id']
+    """
+    out: set[str] = set()
+    for name in names:
+        key = name.strip().lower()
+        out |= HEADER_GROUPS.get(key, {key})
+    return frozenset(out)
+
 
 #: Headers that differ between any two servers and say nothing about the API.
 DEFAULT_IGNORED_HEADERS = frozenset(
@@ -166,9 +207,13 @@ class HeaderRules(_Frozen):
     """Which response headers are compared (names are case-insensitive)."""
 
     compare: tuple[str, ...] | None = Field(
-        None, description="only these headers; all but the ignored ones when omitted"
+        None,
+        description="only these headers (or groups: cors, caching, security, framing), even "
+        "default-ignored ones; all but the ignored ones when omitted",
     )
-    ignore: tuple[str, ...] = Field((), description="ignored besides Date, Server and the like")
+    ignore: tuple[str, ...] = Field(
+        (), description="ignored besides Date, Server and the like (names or groups)"
+    )
 
 
 class RedactRules(_Frozen):
@@ -187,10 +232,15 @@ class Rules(_Frozen):
     unordered: tuple[UnorderedRule, ...] = Field((), description="arrays compared as sets")
     tolerance: tuple[ToleranceRule, ...] = Field((), description="numeric tolerances")
     masks: tuple[MaskRule, ...] = Field((), description="values masked by shape")
+    case_insensitive_keys: tuple[str, ...] = Field(
+        (),
+        description="objects whose keys are compared lower-cased, e.g. echoed headers "
+        "['$.headers']",
+    )
     headers: HeaderRules = HeaderRules()
     redact: RedactRules = RedactRules()
 
-    @field_validator("ignore")
+    @field_validator("ignore", "case_insensitive_keys")
     @classmethod
     def _check_ignore(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
@@ -205,6 +255,7 @@ def merge_rules(base: Rules, route: Rules) -> Rules:
         unordered=(*base.unordered, *route.unordered),
         tolerance=(*base.tolerance, *route.tolerance),
         masks=(*base.masks, *route.masks),
+        case_insensitive_keys=(*base.case_insensitive_keys, *route.case_insensitive_keys),
         headers=HeaderRules(
             compare=route.headers.compare
             if route.headers.compare is not None
@@ -247,7 +298,12 @@ class Tolerance:
     rel: float
 
 
-BodyAction = Ignore | Mask | Unordered
+@dataclass(frozen=True, slots=True)
+class CaseInsensitiveKeys:
+    """An object whose keys are compared lower-cased (echoed HTTP header names)."""
+
+
+BodyAction = Ignore | Mask | Unordered | CaseInsensitiveKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,17 +344,23 @@ def compile_rules(rules: Rules) -> CompiledRules:
         if m.path is None:
             text_masks.append(mask)
     body += [(parse_path(u.path), Unordered(u.key)) for u in rules.unordered]
+    body += [(parse_path(p), CaseInsensitiveKeys()) for p in rules.case_insensitive_keys]
     tolerance = [
         (parse_path(t.path), Tolerance(t.abs or 0.0, t.rel or 0.0)) for t in rules.tolerance
     ]
-    compared = rules.headers.compare
+    compared = header_names(rules.headers.compare) if rules.headers.compare is not None else None
+    ignored = header_names(rules.headers.ignore)
+    # A header named in `compare` is compared even if it is ignored by default.
+    defaults = (
+        DEFAULT_IGNORED_HEADERS - compared if compared is not None else DEFAULT_IGNORED_HEADERS
+    )
     return CompiledRules(
         rules=rules,
         body=PathMatcher(body),
         tolerance=PathMatcher(tolerance),
         text_masks=tuple(text_masks),
-        compared_headers=frozenset(h.lower() for h in compared) if compared is not None else None,
-        ignored_headers=DEFAULT_IGNORED_HEADERS | {h.lower() for h in rules.headers.ignore},
+        compared_headers=compared,
+        ignored_headers=defaults | ignored,
     )
 
 

@@ -23,7 +23,9 @@ __all__ = [
     "Verdict",
 ]
 
-DifferenceKind = Literal["status", "error", "auth", "header", "missing", "added", "type", "value"]
+DifferenceKind = Literal[
+    "status", "error", "auth", "header", "framing", "missing", "added", "type", "value"
+]
 Outcome = Literal["match", "noise", "mismatch", "not_compared"]
 
 
@@ -53,6 +55,7 @@ KIND_SEVERITY: dict[str, Severity] = {
     "header": Severity.VALUE,
     "value": Severity.VALUE,
     "added": Severity.ADDED,
+    "framing": Severity.ADDED,  # Content-Length against chunked: rarely matters to a client
 }
 
 
