@@ -313,10 +313,12 @@ def _as_multisets(
         if not missing and not added:
             noise.extend(group)  # the same elements in another order
             continue
+        # `$.tags[?]`: membership of the list, a field of its own (legacy never changes it)
+        member = f"{base}[?]"
         for key, n in missing.items():
-            out.extend([Difference(f"{base}[?]", "missing", orjson.loads(key), None, name)] * n)
+            out.extend([Difference(member, "missing", orjson.loads(key), None, member)] * n)
         for key, n in added.items():
-            out.extend([Difference(f"{base}[?]", "added", None, orjson.loads(key), name)] * n)
+            out.extend([Difference(member, "added", None, orjson.loads(key), member)] * n)
     kept = [d for d in differences if d.field not in rewritten]
     return [*kept, *out], noise
 

@@ -91,8 +91,9 @@ def header_names(names: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-#: Headers that differ between any two servers and say nothing about the API.
-DEFAULT_IGNORED_HEADERS = frozenset(
+#: Headers that differ between any two servers and say nothing about the API (and the CORS
+#: answers, which frameworks add on their own; `headers.compare: [cors]` brings them back).
+DEFAULT_IGNORED_HEADERS = HEADER_GROUPS["cors"] | frozenset(
     {
         "age",
         "alt-svc",
