@@ -75,7 +75,7 @@ proxy:
   trusted_proxies: [10.0.0.0/8]
   via: false
   poll_interval: 1.0
-  paths: {merge_slashes: true, semicolons: reject, escaped_slashes: reject}  # docs/proxy.md
+  paths: {merge_slashes: true, semicolons: reject, escaped_slashes: reject, trailing_slash: ignore}
 
 admin:
   host: 127.0.0.1

@@ -116,6 +116,7 @@ class Proxy:
             merge_slashes=config.proxy.paths.merge_slashes,
             semicolons=config.proxy.paths.semicolons,
             escaped_slashes=config.proxy.paths.escaped_slashes,
+            trailing_slash=config.proxy.paths.trailing_slash,
         )
         self._websockets = WebSocketRelay(self._timeouts, self._policy, self.metrics)
         self.auth = AuthBridges(config, self.metrics.registry) if config.auth.domains else None
@@ -353,12 +354,37 @@ class Proxy:
     ) -> tuple[Route, ForwardedRequest, str | None, Decision | None]:
         """The route of a request (HTTP or a WebSocket handshake), its forwarded headers, its
         sticky key, and the side an admin forced (None: the route's mode decides)."""
-        route = self._table.route_for(method, scope["path"])
+        route = self._find_route(method, scope["path"], scope["headers"])
         client = scope.get("client")
         fwd = self._policy.request(scope["headers"], client[0] if client else None, scheme)
         key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
         forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
         return route, fwd, key, forced
+
+    def _find_route(self, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Route:
+        """The route for ``method path``; when only the catch-all fits: ``HEAD`` follows the
+        route of ``GET``, a CORS preflight the route of its ``Access-Control-Request-Method``,
+        and (``trailing_slash: ignore``) ``/a/`` the route of ``/a`` and back."""
+        table = self._table
+        route = table.route_for(method, path)
+        if route is not table.catch_all:
+            return route
+        candidates = [method]
+        if method == "HEAD":
+            candidates.append("GET")
+        elif method == "OPTIONS":
+            wanted = next((v for k, v in headers if k == b"access-control-request-method"), None)
+            if wanted:
+                candidates.append(wanted.decode("latin-1").strip().upper())
+        paths = [path]
+        if self._paths.trailing_slash == "ignore" and len(path) > 1:
+            paths.append(path[:-1] if path.endswith("/") else f"{path}/")
+        for i, p in enumerate(paths):
+            for m in candidates[1:] if i == 0 else candidates:
+                found = table.route_for(m, p)
+                if found is not table.catch_all:
+                    return found
+        return route
 
     async def _fall_back(
         self,

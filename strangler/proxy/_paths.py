@@ -55,6 +55,7 @@ class PathPolicy:
     merge_slashes: bool = True
     semicolons: str = "reject"  # or "keep"
     escaped_slashes: str = "reject"  # or "keep": %2F/%5C stay inside their segment
+    trailing_slash: str = "ignore"  # or "strict": /a/ matches only a template ending in /
 
 
 DEFAULT = PathPolicy()
