@@ -75,7 +75,7 @@ proxy:
   trusted_proxies: [10.0.0.0/8]
   via: false
   poll_interval: 1.0
-  paths: {merge_slashes: true, semicolons: reject, escaped_slashes: reject, trailing_slash: ignore}
+  paths: {merge_slashes: true, semicolons: reject, escaped_slashes: reject, trailing_slash: ignore, root_path: strip}
 
 admin:
   host: 127.0.0.1

@@ -198,6 +198,11 @@ class PathSettings(Frozen):
         "reject",
         description="%2F and %5C: refuse with 400, or keep them encoded inside their segment",
     )
+    root_path: Literal["strip", "keep"] = Field(
+        "strip",
+        description="mounted under a prefix (root_path): route and forward the path inside "
+        "the mount, or keep the prefix in both",
+    )
     trailing_slash: Literal["ignore", "strict"] = Field(
         "ignore",
         description="'/a/' is routed like '/a' (and back) when only the catch-all fits; "

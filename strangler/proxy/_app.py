@@ -117,6 +117,7 @@ class Proxy:
             semicolons=config.proxy.paths.semicolons,
             escaped_slashes=config.proxy.paths.escaped_slashes,
             trailing_slash=config.proxy.paths.trailing_slash,
+            root_path=config.proxy.paths.root_path,
         )
         self._websockets = WebSocketRelay(self._timeouts, self._policy, self.metrics)
         self.auth = AuthBridges(config, self.metrics.registry) if config.auth.domains else None
@@ -339,6 +340,15 @@ class Proxy:
         """``scope`` with the path the proxy routes on and forwards (see ``_paths``), or None
         when the path is ambiguous (the client gets a 400)."""
         raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root: str = scope.get("root_path", "")
+        if root and self._paths.root_path == "strip":
+            # Mounted under a prefix (Starlette `Mount`, FastAPI `app.mount`): the routes and
+            # the backends know the path inside the mount.
+            prefix = root.encode("utf-8")
+            if raw.startswith(prefix):
+                raw = raw[len(prefix) :] or b"/"
+                scope = {**scope, "raw_path": raw, "path": scope["path"][len(root) :] or "/"}
+                scope["root_path"] = ""
         try:
             normal = normalise_path(raw, self._paths)
         except BadPath as err:

@@ -56,6 +56,7 @@ class PathPolicy:
     semicolons: str = "reject"  # or "keep"
     escaped_slashes: str = "reject"  # or "keep": %2F/%5C stay inside their segment
     trailing_slash: str = "ignore"  # or "strict": /a/ matches only a template ending in /
+    root_path: str = "strip"  # or "keep": a mount's prefix stays in the routed path
 
 
 DEFAULT = PathPolicy()
