@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import html
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -23,12 +24,13 @@ import jinja2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from strangler._errors import FlipRefused, InvalidFlip, RouteError, StranglerError
+from strangler._errors import FlipRefused, InvalidFlip, RouteError, StoreError, StranglerError
 from strangler.admin import _pages
 from strangler.config import Config
 from strangler.control import (
@@ -292,7 +294,9 @@ def create_admin_app(
     """
     admin = _Admin(config, store, registry, on_flip, workers)
     static = StaticFiles(packages=[("strangler.admin", "static")])
-    return Starlette(
+    app = Starlette(
+        exception_handlers={StoreError: _store_down},
+        middleware=[Middleware(SecurityHeaders)],
         routes=[
             Route("/", admin.index),
             Route("/route", admin.route_page),
@@ -307,5 +311,56 @@ def create_admin_app(
             Route("/api/workers", admin.api_workers),
             Route("/api/flip", admin.api_flip, methods=["POST"]),
             Route("/api/kill-switch", admin.api_kill_switch, methods=["POST"]),
-        ]
+        ],
     )
+    return app
+
+
+# Every admin answer: no framing by other sites, no sniffing, no referrer leaks, scripts
+# and everything else from this origin only (Plotly sets inline styles: styles allow it).
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        b"base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+async def _store_down(request: Request, exc: Exception) -> Response:
+    """The store cannot be reached: 503 with the reason, and the page recovers by itself."""
+    reason = str(exc)
+    if request.url.path.startswith("/api/") or request.url.path == "/metrics":
+        body = {"error": "store_unavailable", "detail": reason}
+        return JSONResponse(body, 503, headers={"retry-after": "5"})
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta http-equiv='refresh' content='5'><title>strangler: store unreachable</title>"
+        "</head><body><h1>The store is unreachable</h1><p>"
+        + html.escape(reason)
+        + "</p><p>This page tries again every 5 seconds.</p></body></html>"
+    )
+    return HTMLResponse(page, 503, headers={"retry-after": "5"})

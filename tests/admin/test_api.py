@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -282,3 +283,44 @@ def test_route_page_shows_differences_with_both_redacted_answers(
     assert "HTTP 200\n{&#34;plan&#34;: &#34;&lt;b&gt;gold&lt;/b&gt;&#34;" in table
     assert "[REDACTED]" in table
     assert "{&#34;plan&#34;: &#34;silver&#34;}" in table
+
+
+def test_a_store_outage_is_a_clean_503_everywhere_and_recovers_by_itself(
+    admin: Callable[..., httpx.Client], sqlite_url: str
+) -> None:
+    client = admin()
+    assert client.get("/api/routes").status_code == 200
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        for table in ("route_state", "state_version", "flips", "evidence"):
+            db.execute(f"ALTER TABLE {table} RENAME TO {table}_away")  # the store breaks
+        db.commit()
+        for path in ("/api/routes", "/api/readiness", "/api/status", "/api/history"):
+            resp = client.get(path)
+            assert resp.status_code == 503, (path, resp.text)
+            assert resp.json()["error"] == "store_unavailable"
+            assert resp.headers["retry-after"] == "5"
+        page = client.get("/")
+        assert page.status_code == 503
+        assert "The store is unreachable" in page.text
+        assert "Traceback" not in page.text
+        for table in ("route_state", "state_version", "flips", "evidence"):
+            db.execute(f"ALTER TABLE {table}_away RENAME TO {table}")  # back
+        db.commit()
+    finally:
+        db.close()
+    assert client.get("/api/routes").status_code == 200
+    assert client.get("/").status_code == 200
+
+
+def test_every_admin_answer_carries_the_security_headers(
+    admin: Callable[..., httpx.Client],
+) -> None:
+    client = admin()
+    for path in ("/", "/api/routes", "/static/admin.js", "/nothing-here"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"

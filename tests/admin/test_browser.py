@@ -85,13 +85,30 @@ def test_dashboard_shows_the_proxy_routes_and_flips_reach_it(
     assert _side_of(proxy.url) == "new"
     page = browser_page
 
-    page.goto(admin + "/")
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    response = page.goto(admin + "/")
+    assert response is not None
+    headers = response.headers
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp  # no inline script: the chart below still draws
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
     rows = page.locator("#routes tbody tr")
     assert rows.count() == 2
     assert rows.nth(0).locator("td").nth(0).inner_text() == ITEMS
     assert rows.nth(0).locator("td").nth(1).inner_text().startswith("canary 100%")
     assert rows.nth(1).locator("td").nth(1).inner_text() == "shadow"
     page.wait_for_selector("#progress-chart .main-svg")  # plotly drew the chart, offline
+    assert violations == []
 
     row = page.locator(f'tr[data-route="{ITEMS}"]')
     row.locator("select[name=mode]").select_option("legacy")

@@ -74,4 +74,11 @@
       window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
     },
   };
+  // Charts are drawn once every script has loaded: no inline script (the page's
+  // Content-Security-Policy allows scripts from this origin only).
+  window.addEventListener("load", function () {
+    document.querySelectorAll("[data-figure][id]").forEach(function (el) {
+      window.strangler.chart(el.id);
+    });
+  });
 })();
