@@ -255,19 +255,21 @@ class DatabaseSettings(Frozen):
 
 
 def parse_duration(value: str | float) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"2m"``, ``"1m30s"`` or ``"1h"``.
+    """Seconds from ``90``, ``"90s"``, ``"2m"``, ``"1m30s"``, ``"1h"`` or ``"2d"``: the one
+    duration grammar of the config and of every command-line option.
 
-    >>> parse_duration("1m30s")
-    90.0
+    >>> parse_duration("1m30s"), parse_duration("2d"), parse_duration("90")
+    (90.0, 172800.0, 90.0)
     """
     if isinstance(value, int | float):
         return float(value)
     text = value.strip().lower()
-    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+    number = r"(\d+(?:\.\d+)?)"
+    match = re.fullmatch(rf"(?:{number}d)?(?:{number}h)?(?:{number}m)?(?:{number}s?)?", text)
     if not text or match is None:
-        raise ValueError("a duration like 90, '90s', '2m' or '1m30s'")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+        raise ValueError("a duration like 90, '90s', '2m', '1h30m' or '2d'")
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
 class LoadSettings(Frozen):

@@ -9,7 +9,6 @@ mismatches with deepdiff (here, in the CLI process: never in the proxy)::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from shadow.noise import (
 )
 from shadow.rules import Rules, route_rules
 from strangler._errors import ConfigError
-from strangler.config import Config
+from strangler.config import Config, parse_duration
 from strangler.store import Store
 from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
 
@@ -43,20 +42,22 @@ __all__ = [
 ]
 
 SEVERITIES = ("status", "schema", "value", "added")
-_SINCE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 def parse_since(text: str) -> timedelta:
-    """``30m``, ``1h``, ``2d``, ``1h30m`` -> a timedelta; ConfigError for anything else.
+    """``30m``, ``1h``, ``2d``, ``1h30m``, ``90`` (seconds) -> a timedelta; ConfigError for
+    anything else (the grammar of :func:`strangler.config.parse_duration`).
 
     >>> parse_since("1h30m")
     datetime.timedelta(seconds=5400)
     """
-    m = _SINCE.fullmatch(text.strip().lower())
-    if not text.strip() or m is None or not any(m.groups()):
-        raise ConfigError("--since", text, "a duration like 30m, 1h, 2d or 1h30m")
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError("--since", text, str(exc)) from None
+    if seconds <= 0:
+        raise ConfigError("--since", text, "a duration longer than 0, e.g. 30m, 1h or 2d")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,3 +103,11 @@ def test_parity_command_exit_codes_follow_the_route_modes(
     assert "**Fails the build:** `GET /orgs/{slug}` (canary)" in md.read_text()
     out = capsys.readouterr().out
     assert '$.plan  "pro"   "free"' in out
+
+
+def test_record_from_the_store_takes_the_same_durations_as_report() -> None:
+    from parity_tests.cli import _duration
+
+    assert _duration("2d", "--since") == 172_800
+    assert _duration("1h30m", "--since") == 5_400
+    assert _duration("90", "--since") == 90

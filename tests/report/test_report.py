@@ -209,7 +209,7 @@ def test_route_filter_and_stdout(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--since", "yesterday"], "a duration like 30m"),
+        (["--since", "yesterday"], "a duration like 90, '90s', '2m', '1h30m' or '2d'"),
         (["--format", "pdf"], "one of table, md, json, html"),
         (["--route", "GET /nope"], "no route 'GET /nope'"),
     ],
@@ -247,4 +247,5 @@ def test_an_empty_window_says_so(sqlite_url: str) -> None:
     assert "no shadow traffic" in render(report, "table").lower()
     assert "No shadow traffic" in render(report, "md")
     assert parse_since("2d") == timedelta(days=2)
+    assert parse_since("90") == timedelta(seconds=90)  # one grammar: plain seconds too
     store.close()
