@@ -426,11 +426,18 @@ class Config(Frozen):
     @field_validator("routes")
     @classmethod
     def _unique_routes(cls, value: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
-        seen: set[str] = set()
-        for r in value:
-            if r.key in seen:
-                raise ValueError(f"route {r.key!r} is declared twice")
-            seen.add(r.key)
+        seen: dict[str, RouteConfig] = {}
+        for i, r in enumerate(value):
+            shape = _shape(r.path)
+            for m in r.methods:
+                other = seen.get(f"{m} {shape}")
+                if other is not None:
+                    same = "declared twice" if other.key == r.key else f"the same as {other.key!r}"
+                    raise ValueError(
+                        f"routes[{i}] {r.key!r} is {same} (one method and path, whatever "
+                        "the parameters are called)"
+                    )
+                seen[f"{m} {shape}"] = r
         return value
 
     @field_validator("auth")
@@ -462,15 +469,31 @@ class Config(Frozen):
         return value.model_copy(update={"domains": tuple(domains)})
 
     def route(self, key: str) -> RouteConfig:
-        """The route with this key (any spelling of methods order/case)."""
+        """The route this key names: any spelling of the methods (order, case, a subset of
+        them) and of the parameter names, as long as it names exactly one route.
+
+        ``GET /orgs/{slug}/forms`` names the route declared ``GET,HEAD /orgs/{id}/forms``.
+        """
         want = canonical_route(key)
         for r in self.routes:
             if r.key == want:
                 return r
+        methods, path = want.split(" ", 1)
+        asked, shape = set(methods.split(",")), _shape(path)
+        found = [r for r in self.routes if _shape(r.path) == shape and asked <= set(r.methods)]
+        if len(found) == 1:
+            return found[0]
         raise RouteError(key, [r.key for r in self.routes])
 
     def route_shadow(self, route: RouteConfig) -> ShadowSettings:
         return route.shadow or self.shadow
+
+
+def _shape(path: str) -> str:
+    """A template with its parameters unnamed: ``/orgs/{slug}`` -> ``/orgs/{}``."""
+    return re.sub(
+        r"\{[A-Za-z_][A-Za-z0-9_]*(:path)?\}", lambda m: "{" + (m.group(1) or "") + "}", path
+    )
 
 
 def canonical_route(text: str) -> str:
