@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from strangler._errors import ConfigError, FlipRefused, InvalidFlip, RouteError, StranglerError
@@ -22,6 +23,18 @@ from strangler.cli import (
 )
 
 __all__ = ["EXIT_REFUSED", "EXIT_USAGE", "build_app", "get_app", "main"]
+
+#: Optional libraries -> (what needs them, the extra that installs them).
+EXTRAS: dict[str, tuple[str, str]] = {
+    "locust": ("load testing", "load"),
+    "gevent": ("load testing", "load"),
+    "scipy": ("the load gate", "load"),
+    "numpy": ("the load gate", "load"),
+    "pytest": ("parity tests", "parity"),
+    "psycopg": ("a PostgreSQL store or database", "postgres"),
+    "pymysql": ("a MariaDB/MySQL database", "mariadb"),
+    "flask": ("the example apps", "examples"),
+}
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -73,6 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         return int(getattr(exc, "exit_code", EXIT_USAGE))
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        what, name = extra
+        err.print(
+            f"[red]error:[/] {what} needs {exc.name!r}, which is not installed: "
+            + escape(f"pip install 'strangler[{name}]'"),
+            markup=True,
+            highlight=False,
+        )
+        return EXIT_USAGE
     except (ConfigError, RouteError, InvalidFlip) as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         return EXIT_USAGE

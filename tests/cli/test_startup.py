@@ -139,3 +139,31 @@ def test_lazy_exports_are_the_functions_not_their_modules(
     value = getattr(importlib.import_module(package), name)
     assert value is getattr(module, name)
     assert not isinstance(value, type(module))
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "extra"),
+    [
+        ("psycopg", ["routes", "-c", "pg.yaml"], "postgres"),
+    ],
+)
+def test_a_missing_extra_is_named_not_a_traceback(
+    tmp_path: Path, module: str, argv: list[str], extra: str
+) -> None:
+    (tmp_path / "ok.yaml").write_text(
+        'legacy: http://127.0.0.1:9\nnew: http://127.0.0.1:10\nroutes:\n  - route: "GET /a"\n'
+    )
+    (tmp_path / "pg.yaml").write_text(
+        "legacy: http://127.0.0.1:9\nnew: http://127.0.0.1:10\n"
+        "store: postgresql+psycopg://u@127.0.0.1:1/x\n"
+    )
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"  # as if the extra were not installed
+        f"from strangler.cli import main; sys.exit(main({argv!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2, out.stderr
+    assert f"pip install 'strangler[{extra}]'" in out.stderr
+    assert "Traceback" not in out.stderr
