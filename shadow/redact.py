@@ -80,7 +80,11 @@ DEFAULT_SECRET_FIELDS = frozenset(
     }
 )
 
-_CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+_CARD = re.compile(r"(?<![\d])(?:\d[ \-+./_]?){12,18}\d(?![\d])")
+# `?name=value` / `&name=value` inside any text (URLs in bodies, logs, errors)
+_URL_PARAM = re.compile(r"([?&;])([^=&#\s\"'<>]+)=([^&#\s\"'<>]*)")
+# Key names that hold secrets, wherever they appear (a substring of the lower-cased name)
+_SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "api-key")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 
 
@@ -110,7 +114,7 @@ def is_iban(text: str) -> bool:
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
+    digits = re.sub(r"[ \-+./_]", "", match.group())
     return REDACTED if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
 
 
@@ -140,12 +144,27 @@ class Redactor:
         name = name.lower()
         return name in self.secret_headers or name.endswith(_SECRET_HEADER_SUFFIXES)
 
+    def is_secret_key(self, name: str) -> bool:
+        """A JSON key, form field or query parameter named like a secret (any case)."""
+        key = name.lower()
+        return (
+            key in self.secret_fields
+            or self.is_secret_header(key)
+            or any(part in key for part in _SECRET_KEY_PARTS)
+        )
+
     def text(self, text: str) -> str:
-        """Card numbers and IBANs in free text."""
+        """Secret query parameters in URLs, card numbers and IBANs in free text."""
+        if "=" in text:
+            text = _URL_PARAM.sub(self._url_param, text)
         if any(c.isdigit() for c in text):
             text = _CARD.sub(_card, text)
             text = _IBAN.sub(_iban, text)
         return text
+
+    def _url_param(self, match: re.Match[str]) -> str:
+        sep, name, _ = match.groups()
+        return f"{sep}{name}={REDACTED}" if self.is_secret_key(name) else match.group()
 
     def headers(self, headers: Headers) -> Headers:
         return tuple(
@@ -156,7 +175,7 @@ class Redactor:
         if not query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
-        out = [(k, REDACTED if k.lower() in self.secret_fields else self.text(v)) for k, v in pairs]
+        out = [(k, REDACTED if self.is_secret_key(k) else self.text(v)) for k, v in pairs]
         return urlencode(out)
 
     def json(self, doc: Any, _path: tuple[str | int, ...] = ()) -> Any:
@@ -166,17 +185,31 @@ class Redactor:
         if isinstance(doc, dict):
             return {
                 k: REDACTED
-                if isinstance(k, str) and k.lower() in self.secret_fields
+                if isinstance(k, str) and self.is_secret_key(k)
                 else self.json(v, (*_path, k))
                 for k, v in doc.items()
             }
         if isinstance(doc, list):
             return [self.json(v, (*_path, i)) for i, v in enumerate(doc)]
         if isinstance(doc, str):
-            return self.text(doc)
+            return self._string(doc, _path)
         if isinstance(doc, int) and not isinstance(doc, bool) and doc >= 10**12:
             return self.text(str(doc)) if luhn_valid(str(doc)) else doc
         return doc
+
+    def _string(self, text: str, path: tuple[str | int, ...]) -> str:
+        """A string value: JSON or form data carried inside it is redacted as such."""
+        stripped = text.strip()
+        if stripped[:1] in ("{", "[") and len(stripped) < (1 << 20):
+            try:
+                inner = orjson.loads(stripped)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                return orjson.dumps(self.json(inner, path)).decode()
+        if "=" in text and " " not in stripped and "&" in stripped:
+            return self.query(stripped)
+        return self.text(text)
 
     def body(self, body: bytes | None, headers: Headers) -> bytes | None:
         """A body redacted according to its media type (content codings undone first)."""
@@ -230,6 +263,6 @@ class Redactor:
         last = d.path.rsplit(".", 1)[-1].lower()
         if d.path.startswith("header:") and self.is_secret_header(d.path[7:]):
             return replace(d, legacy=REDACTED, new=REDACTED)
-        if last in self.secret_fields:
+        if self.is_secret_key(last.split("[", 1)[0]):
             return replace(d, legacy=REDACTED, new=REDACTED)
         return replace(d, legacy=self.value(d.legacy), new=self.value(d.new))
