@@ -180,7 +180,8 @@ def _strangler_config(work: Path, up_port: int) -> Path:
         "routes:\n"
         '  - {route: "GET /orgs/{slug}", mode: legacy}\n'
         '  - {route: "GET /forms/{id}", mode: new}\n'
-        '  - {route: "GET /canary/{id}", mode: canary, percent: 50, sticky: "header:X-User-Id"}\n'
+        '  - {route: "GET /canary/{id}", mode: canary, percent: 50, sticky: "header:X-User-Id",'
+        " shadow: {canary: false}}\n"  # the split itself; shadowing is bench_shadow's
     )
     return path
 
