@@ -27,33 +27,9 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from bench._net import free_port
+from bench._net import ANSWER_SERVER, free_port
 from load.run import RunSpec, Target, run_load
 from load.scenario import LoadRequest, RouteLoad, Scenario
-
-_SERVER = r"""
-import asyncio, sys
-RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
-
-class Answer(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-        self.buffer = b""
-    def data_received(self, data):
-        self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
-            _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            self.transport.write(RESPONSE)
-
-async def main(port, seconds):
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Answer, "127.0.0.1", port)
-    print("ready", flush=True)
-    await asyncio.sleep(seconds)
-    server.close()
-
-asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
-"""
 
 
 def _step(url: str, server: psutil.Process, users: int, seconds: float) -> dict[str, Any]:
@@ -93,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     lifetime = (args.seconds + 10) * len(steps) + 30  # the server stops by itself
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(port), str(lifetime)],
+        [sys.executable, "-c", ANSWER_SERVER, str(port), str(lifetime)],
         stdout=subprocess.PIPE,
         text=True,
     )

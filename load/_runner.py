@@ -29,6 +29,7 @@ from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 from locust.stats import StatsEntry
 
+from load._blocks import Tally, schedule
 from load._user import TLSChoice, make_user_class
 from strangler.backends import client_context, pin_server_hostname
 
@@ -101,22 +102,26 @@ class Recorder:
             self.worker_cpu[client_id] = max(self.worker_cpu.get(client_id, 0.0), cpu)
 
 
-def _route_figures(env: Environment, recorder: Recorder, seconds: float) -> list[dict[str, Any]]:
-    names = sorted({name for name, _method in env.stats.entries} | set(recorder.statuses))
+def _route_figures(tally: Tally, recorder: Recorder) -> list[dict[str, Any]]:
+    names = sorted({name for name, _method in tally.entries} | set(recorder.statuses))
+    seconds = tally.seconds
     out = []
     for name in names:
-        agg = StatsEntry(env.stats, name, "", use_response_times_cache=False)
-        for (entry_name, _method), entry in env.stats.entries.items():
-            if entry_name == name:
-                agg.extend(entry)
-        requests = agg.num_requests
+        parts = [e for (n, _m), e in tally.entries.items() if n == name]
+        agg = (
+            StatsEntry(parts[0].stats, name, "", use_response_times_cache=False) if parts else None
+        )
+        for entry in parts:
+            assert agg is not None
+            agg.extend(entry)
+        requests = agg.num_requests if agg else 0
         samples = sorted(recorder.samples.get(name, []))
         p50: float | None
         p95: float | None
         p99: float | None
         if samples:  # successful requests, sub-millisecond precision
             p50, p95, p99 = (_percentile(samples, q) for q in (0.5, 0.95, 0.99))
-        elif requests:  # none succeeded: locust's histogram of all requests
+        elif agg and requests:  # none succeeded: locust's histogram of all requests
             p50, p95, p99 = (agg.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99))
         else:
             p50 = p95 = p99 = None
@@ -124,13 +129,13 @@ def _route_figures(env: Environment, recorder: Recorder, seconds: float) -> list
             {
                 "route": name,
                 "requests": requests,
-                "failures": agg.num_failures,
+                "failures": agg.num_failures if agg else 0,
                 "rps": requests / seconds if seconds > 0 else 0.0,
                 "p50": p50,
                 "p95": p95,
                 "p99": p99,
-                "mean": agg.avg_response_time if requests else None,
-                "max": agg.max_response_time if requests else None,
+                "mean": agg.avg_response_time if agg and requests else None,
+                "max": agg.max_response_time if agg and requests else None,
                 "statuses": recorder.statuses.get(name, {}),
                 "samples": [round(v, 3) for v in recorder.samples.get(name, [])],
             }
@@ -146,62 +151,67 @@ def _percentile(ordered: list[float], q: float) -> float:
     return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 3)
 
 
-def _errors(env: Environment) -> list[dict[str, Any]]:
-    errors = sorted(env.stats.errors.values(), key=lambda e: -e.occurrences)[:10]
-    return [{"route": e.name, "error": str(e.error), "occurrences": e.occurrences} for e in errors]
-
-
 def _drive(
     env: Environment,
     runner: Any,
-    recorder: Recorder,
+    active: list[Recorder],
     spec: dict[str, Any],
     emit: Callable[[dict[str, Any]], None],
 ) -> None:
-    """Run each target in turn for the spec's duration; emit progress and results."""
+    """Run the targets interleaved in short blocks (:mod:`load._blocks`), each for the
+    spec's duration in all; emit progress per block and one result per target."""
     user_class = env.user_classes[0]
-    for target in spec["targets"]:
+    targets = spec["targets"]
+    recorders = [Recorder(active[0].cap, spec.get("seed")) for _ in targets]
+    tallies = [Tally() for _ in targets]
+    master = isinstance(runner, MasterRunner)
+    for index, seconds in schedule(spec["duration"], float(spec.get("block", 0)), len(targets)):
+        target, tally = targets[index], tallies[index]
         env.host = target["host"]
         user_class.host = target["host"]
         env.stats.clear_all()
-        recorder.reset()
+        active[0] = recorders[index]
         started = time.monotonic()
         cpu_start = time.process_time()
         runner.start(spec["users"], spawn_rate=spec["spawn_rate"])
         elapsed = 0.0
-        while elapsed < spec["duration"]:
-            gevent.sleep(min(spec["progress_interval"], spec["duration"] - elapsed))
+        while elapsed < seconds:
+            gevent.sleep(min(spec["progress_interval"], seconds - elapsed))
             elapsed = time.monotonic() - started
-            total = env.stats.total
+            done = tally.seconds + elapsed
+            requests = tally.requests() + env.stats.total.num_requests
             emit(
                 {
                     "event": "progress",
                     "target": target["name"],
-                    "elapsed": round(elapsed, 3),
+                    "elapsed": round(done, 3),
                     "duration": spec["duration"],
                     "users": runner.user_count,
-                    "requests": total.num_requests,
-                    "failures": total.num_failures,
-                    "rps": round(total.num_requests / elapsed, 2) if elapsed > 0 else 0.0,
+                    "requests": requests,
+                    "failures": tally.failures() + env.stats.total.num_failures,
+                    "rps": round(requests / done, 2) if done > 0 else 0.0,
                 }
             )
         runner.stop()
-        seconds = time.monotonic() - started
-        cpu = (time.process_time() - cpu_start) / seconds * 100 if seconds > 0 else 0.0
-        if isinstance(runner, MasterRunner):
+        block_seconds = time.monotonic() - started
+        if master:
             gevent.sleep(WORKER_REPORT_INTERVAL + 0.5)  # the workers' last reports
+        tally.add_block(env.stats, block_seconds, time.process_time() - cpu_start)
+    for target, tally, recorder in zip(targets, tallies, recorders, strict=True):
+        cpu = tally.cpu_seconds / tally.seconds * 100 if tally.seconds > 0 else 0.0
+        if master:
             cpu = max(recorder.worker_cpu.values(), default=0.0)
         emit(
             {
                 "event": "result",
                 "target": target["name"],
                 "host": target["host"],
-                "seconds": round(seconds, 3),
+                "seconds": round(tally.seconds, 3),
                 "users": spec["users"],
                 "cpu_percent": round(cpu, 1),
                 "workers": dict(recorder.workers),
-                "routes": _route_figures(env, recorder, seconds),
-                "errors": _errors(env),
+                "routes": _route_figures(tally, recorder),
+                "errors": tally.top_errors(),
             }
         )
 
@@ -251,20 +261,21 @@ def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
         tls=_tls_choices(spec.get("tls") or {}),
     )
     env = Environment(user_classes=[user_class], stop_timeout=0)
-    recorder = Recorder(int(spec["sample_cap"]), spec.get("seed"))
+    # the recorder of the target running now (the load driver switches it per block)
+    active = [Recorder(int(spec["sample_cap"]), spec.get("seed"))]
     env.events.request.add_listener(  # type: ignore[no-untyped-call]
-        recorder.on_request
+        lambda *args, **kw: active[0].on_request(*args, **kw)
     )
     role = spec["role"]
     if role == "local":
         runner: Any = env.create_local_runner()
-        _drive(env, runner, recorder, spec, emit)
+        _drive(env, runner, active, spec, emit)
         runner.quit()
         return 0
     if role == "master":
         runner = env.create_master_runner(spec["bind_host"], int(spec["master_port"]))
         env.events.worker_report.add_listener(  # type: ignore[no-untyped-call]
-            lambda client_id, data: recorder.merge(client_id, data)
+            lambda client_id, data: active[0].merge(client_id, data)
         )
         if not _wait_for_workers(runner, spec, emit):
             emit(
@@ -276,7 +287,7 @@ def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
             )
             runner.quit()
             return 1
-        _drive(env, runner, recorder, spec, emit)
+        _drive(env, runner, active, spec, emit)
         runner.quit()
         return 0
     # worker: everything (targets, users, duration) comes from the master
@@ -284,7 +295,7 @@ def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
 
     def report(client_id: str, data: dict[str, Any]) -> None:
         now, cpu = time.monotonic(), time.process_time()
-        data["strangler"] = recorder.take_delta()
+        data["strangler"] = active[0].take_delta()
         data["strangler_cpu"] = (cpu - last[1]) / max(now - last[0], 1e-6) * 100
         last[0], last[1] = now, cpu
 
@@ -294,7 +305,7 @@ def run(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> int:
     runner = env.create_worker_runner(spec["master_host"], int(spec["master_port"]))
     emit({"event": "connected", "master": f"{spec['master_host']}:{spec['master_port']}"})
     runner.greenlet.join()
-    emit({"event": "worker_done", "requests": recorder.total})
+    emit({"event": "worker_done", "requests": active[0].total})
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import subprocess
@@ -74,7 +75,7 @@ class WorkerWait:
 
 @dataclass(frozen=True, slots=True)
 class RunSpec:
-    """Everything the load child needs; one child runs its targets one after the other."""
+    """Everything the load child needs; one child runs its targets interleaved in short blocks."""
 
     scenario: Scenario
     targets: tuple[Target, ...]
@@ -92,15 +93,28 @@ class RunSpec:
     expect_workers: int = 1
     worker_wait: float = 60.0
     progress_interval: float = 0.5
+    #: Seconds per block: the targets run interleaved in alternating blocks of about this
+    #: length (A B, B A, ...), so load drift on the machine hits every side alike; 0 runs
+    #: each target once, one after the other.
+    block: float = 2.0
     #: Backends whose TLS settings apply when load is sent to them, beyond ``targets``: a
     #: worker learns its target from the master, so it is given both (see trusted_targets).
     trust: tuple[Target, ...] = ()
+
+    @property
+    def block_seconds(self) -> float:
+        """The block length used: a master waits for its workers' reports after each
+        block, so its blocks are at least 10 s."""
+        return max(self.block, 10.0) if self.role != "local" and self.block > 0 else self.block
 
     @property
     def hard_deadline(self) -> float:
         """Seconds after which the child is ended, whatever it is doing."""
         per_target = self.duration + self.request_timeout + _DRAIN
         waiting = self.worker_wait if self.role != "local" else 0.0
+        # each block ends with a drain (and, on a master, the workers' last reports)
+        blocks = math.ceil(self.duration / self.block_seconds) if self.block > 0 else 1
+        waiting += blocks * max(len(self.targets), 2) * (5.0 if self.role != "local" else 0.5)
         if self.role == "worker":
             # a worker does not know the master's targets: allow legacy + new
             return 2 * per_target + waiting + _STARTUP_GRACE
@@ -125,6 +139,7 @@ class RunSpec:
             "expect_workers": self.expect_workers,
             "worker_wait": self.worker_wait,
             "progress_interval": self.progress_interval,
+            "block": self.block_seconds,
             "hard_deadline": self.hard_deadline,
         }
 

@@ -19,7 +19,8 @@ def test_every_run_has_a_hard_deadline_that_grows_with_its_work() -> None:
     assert 90 < one.hard_deadline < 200
     assert two.hard_deadline > one.hard_deadline + 60
     master = RunSpec(SCENARIO, one.targets, duration=60, role="master", worker_wait=60)
-    assert master.hard_deadline == pytest.approx(one.hard_deadline + 60)
+    # a master also waits for its workers and for their reports after each block
+    assert master.hard_deadline > one.hard_deadline + 60
     assert one.to_json()["hard_deadline"] == one.hard_deadline
 
 
