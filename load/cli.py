@@ -117,7 +117,10 @@ def _progress_runner(spec: RunSpec, console: Console) -> list[TargetResult]:
 def load(
     config: ConfigOption = DEFAULT_CONFIG,
     target: Annotated[
-        str, typer.Option("--target", "-t", help="legacy, new, proxy, or both (legacy then new)")
+        str,
+        typer.Option(
+            "--target", "-t", help="legacy, new, proxy, or both (interleaved in short blocks)"
+        ),
     ] = "both",
     users: Annotated[int | None, typer.Option(help="simulated users (config: load.users)")] = None,
     spawn_rate: Annotated[

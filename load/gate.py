@@ -1,6 +1,7 @@
 """The cutover load gate: does new hold the load at least as well as legacy? (pure, no I/O)
 
-Per route, the same scenario was run against legacy and then new. New passes when
+Per route, the same scenario was run against legacy and new, interleaved in short
+alternating blocks (so load drift on the machine hits both alike). New passes when
 
 - its failure rate is not higher than legacy's by more than ``failure_tolerance``
   (absolute: 0.01 = one percentage point), and
