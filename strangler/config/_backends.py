@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -17,9 +18,9 @@ __all__ = ["BackendConfig", "TLSConfig", "Timeouts"]
 class Timeouts(Frozen):
     """Seconds allowed to reach a backend, to wait between bytes, and for the whole answer."""
 
-    connect: float = Field(2.0, gt=0, description="seconds to open a connection")
-    read: float = Field(30.0, gt=0, description="seconds to wait for the next bytes")
-    total: float = Field(60.0, gt=0, description="seconds for the whole exchange")
+    connect: float = Field(2.0, gt=0, le=86_400, description="seconds to open a connection")
+    read: float = Field(30.0, gt=0, le=86_400, description="seconds to wait for the next bytes")
+    total: float = Field(60.0, gt=0, le=86_400, description="seconds for the whole exchange")
 
 
 class TLSConfig(Frozen):
@@ -105,7 +106,9 @@ class BackendConfig(Frozen):
         "auto", description="for an in-process app: ASGI or WSGI (auto guesses)"
     )
     timeouts: Timeouts = Timeouts()
-    max_connections: int = Field(100, ge=1, description="pooled connections to this backend")
+    max_connections: int = Field(
+        100, ge=1, le=100_000, description="pooled connections to this backend"
+    )
     host: Literal["backend", "client"] = Field(
         "backend",
         description="Host header of HTTP requests: the backend's own, or the client's as sent",
@@ -134,6 +137,15 @@ class BackendConfig(Frozen):
     @classmethod
     def _check_target(cls, value: str) -> str:
         if value.startswith(("http://", "https://")):
+            parts = urlsplit(value)
+            try:
+                port = parts.port
+            except ValueError:
+                raise ValueError("a URL whose port is a number from 1 to 65535") from None
+            if not parts.hostname:
+                raise ValueError("an http(s):// URL with a host, e.g. http://127.0.0.1:8001")
+            if port == 0:
+                raise ValueError("a URL whose port is a number from 1 to 65535")
             return value.rstrip("/")
         if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
             return value

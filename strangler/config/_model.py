@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import reprlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -146,6 +147,22 @@ class RouteConfig(Frozen):
     def _check_route(cls, value: str) -> str:
         return canonical_route(value)
 
+    @field_validator("examples", mode="before")
+    @classmethod
+    def _examples_as_text(cls, value: Any) -> Any:
+        # `{id: [1, 2]}` is what people write: path values are text on the wire anyway
+        if isinstance(value, dict):
+            return {
+                k: [
+                    str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                    for v in vs
+                ]
+                if isinstance(vs, list | tuple)
+                else vs
+                for k, vs in value.items()
+            }
+        return value
+
     @field_validator("examples")
     @classmethod
     def _check_examples(
@@ -172,6 +189,8 @@ class RouteConfig(Frozen):
     def _check_mode(self) -> RouteConfig:
         if self.mode == "canary" and self.percent is None:
             raise ValueError("mode canary needs 'percent' (0 to 100)")
+        if self.mode != "canary" and self.percent is not None:
+            raise ValueError(f"'percent' is for mode canary only, not {self.mode}")
         return self
 
     @property
@@ -404,6 +423,27 @@ class Config(Frozen):
     new: BackendConfig = Field(description="the rewrite: a URL or 'module:attr'")
     new_sandbox: BackendConfig | None = Field(None, description="candidate with its own data")
     store: str = Field("sqlite:///strangler.db", description="SQLAlchemy URL of the store")
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url  # only to validate: the CLI loads it anyway
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            url = make_url(value)
+            url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(
+                "a SQLAlchemy URL such as sqlite:///strangler.db or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
+        except ModuleNotFoundError:
+            return value  # a known dialect whose driver is not installed: said when opened
+        if url.get_backend_name() != "sqlite" and not url.host:
+            raise ValueError("a database URL with a host, e.g. postgresql+psycopg://u@host/db")
+        return value
+
     routes: tuple[RouteConfig, ...] = Field(
         (), description="the endpoints; the rest goes to legacy"
     )
@@ -438,6 +478,19 @@ class Config(Frozen):
                         "the parameters are called)"
                     )
                 seen[f"{m} {shape}"] = r
+        return value
+
+    @field_validator("readiness")
+    @classmethod
+    def _readiness_routes(cls, value: ReadinessSettings, info: ValidationInfo) -> ReadinessSettings:
+        declared = {r.key for r in info.data.get("routes", ())}
+        for key in value.routes:
+            try:
+                canonical = canonical_route(key)
+            except ValueError as exc:
+                raise ValueError(f"routes[{key!r}]: {exc}") from None
+            if canonical not in declared:
+                raise ValueError(f"routes[{key!r}] names no declared route")
         return value
 
     @field_validator("auth")
@@ -509,6 +562,10 @@ def canonical_route(text: str) -> str:
     if not path.startswith("/"):
         raise ValueError(f"a path starting with '/', got {path!r}")
     segments = path.split("/")[1:]
+    names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)", path)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"parameter {twice[0]!r} appears twice in {path!r}")
     for i, seg in enumerate(segments):
         if not _TEMPLATE_PART.match(seg):
             raise ValueError(f"path segment {seg!r}: use '{{name}}' or '{{name:path}}'")
@@ -557,10 +614,14 @@ def parse_config(data: Any, *, source: str | None = None) -> Config:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
+            # A missing key's "input" is the whole mapping around it: quote nothing then.
+            value = None if err["type"] == "missing" else err.get("input")
+            if isinstance(value, dict | list):
+                value = _SHORT.repr(value)  # bounded: never the whole document
             problems.append(
                 ConfigError(
                     _key_path(err["loc"]),
-                    err.get("input"),
+                    value,
                     _UNKNOWN_KEY if err["type"] == "extra_forbidden" else _expected(err["msg"]),
                     file=source,
                 )
@@ -575,20 +636,120 @@ def parse_config(data: Any, *, source: str | None = None) -> Config:
     return cfg.model_copy(update={"source": source})
 
 
+MAX_CONFIG_BYTES = 4 << 20
+_MAX_NODES = 200_000  # the document as expanded through its aliases
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring = 2, 4, 4, 60
+_MAX_ALIASES = 1_000
+_MAX_DEPTH = 64
+
+
+class _TooMuch(yaml.YAMLError):
+    def __init__(self, where: str, what: str, expected: str) -> None:
+        super().__init__(expected)
+        self.where, self.what, self.expected = where, what, expected
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice and bounds aliases and nesting (an alias
+    bomb would grow without bound)."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > _MAX_ALIASES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _TooMuch(
+                    f"line {mark.line + 1}",
+                    f"more than {_MAX_ALIASES} aliases",
+                    "a config without an alias explosion",
+                )
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _TooMuch(
+                    f"line {mark.line + 1}", f"deeper than {_MAX_DEPTH}", "a flatter config"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_document(self, node: Any) -> Any:
+        # Count the nodes as construction would visit them (aliases expanded, each shared
+        # node's size computed once): an alias bomb is refused before it is built.
+        sizes: dict[int, int] = {}
+
+        def size(n: Any) -> int:
+            known = sizes.get(id(n))
+            if known is not None:
+                return known
+            sizes[id(n)] = 1  # a cycle counts once
+            total = 1
+            if isinstance(n.value, list):
+                for item in n.value:
+                    parts = item if isinstance(item, tuple) else (item,)
+                    total += sum(size(p) for p in parts)
+                    if total > _MAX_NODES:
+                        break
+            sizes[id(n)] = total
+            return total
+
+        if size(node) > _MAX_NODES:
+            raise _TooMuch(
+                "",
+                f"more than {_MAX_NODES:,} values once its aliases are expanded",
+                "a config without an alias explosion",
+            )
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue
+            if key in seen:
+                raise _TooMuch(
+                    f"line {key_node.start_mark.line + 1}",
+                    f"{key!r} (first at line {seen[key]})",
+                    "each key once (a second one would silently win)",
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | os.PathLike[str] = "strangler.yaml") -> Config:
     """Read and validate a YAML config file."""
     p = Path(path)
     name = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             "", name, "an existing config file (see `strangler schema`)", file=name
         ) from None
     except OSError as exc:
         raise ConfigError("", name, f"a readable file ({exc.strerror})", file=name) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            "", f"{len(raw):,} bytes", f"a config under {MAX_CONFIG_BYTES:,} bytes", file=name
+        )
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"byte {exc.start}",
+            raw[exc.start : exc.start + 4].hex(" "),
+            "a UTF-8 text file",
+            file=name,
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except _TooMuch as exc:
+        raise ConfigError(exc.where, exc.what, exc.expected, file=name) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
