@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 import pytest
 
 from strangler.config import parse_config
-from strangler.proxy import Proxy
+from strangler.proxy import SERVER_SETTINGS, Proxy
 from tests.conftest import LiveServer, start_server
 
 PROTECTED = ("admin", "v2")
@@ -59,6 +59,16 @@ TEMPLATES = [
     "/%70ublic/../{p}/secret",
     "/public/%2E%2e/%2e/{p}/secret",
     "/public/..%u002f{p}/secret",
+    "/public\\..\\{p}/secret",
+    "/public;x/../{p}/secret",
+    "/public/%252E%252E%252F{p}/secret",
+    "/public/%c0%ae%c0%ae%c0%af{p}/secret",
+    "/public/..%c0%af{p}/secret",
+    "/public/%2e%2e%00/../{p}/secret",
+    "/public/%2%65%2e/{p}/secret",
+    "/../{p}/secret",
+    "/public//../{p}/secret",
+    "/public/%2e%2e%2F%2e%2e%2f{p}/secret",
 ]
 
 
@@ -108,7 +118,7 @@ def setup() -> Iterator[tuple[LiveServer, list[bytes], list[bytes]]]:
             ],
         }
     )
-    proxy = start_server(Proxy(cfg))
+    proxy = start_server(Proxy(cfg), **SERVER_SETTINGS)  # as `strangler serve` runs it
     yield proxy, legacy_seen, new_seen
     for server in (proxy, new, legacy):
         server.stop()
