@@ -15,9 +15,11 @@ def check(config: ConfigOption = DEFAULT_CONFIG) -> int:
     """Validate a config file; every problem names the file, key, value and what was expected."""
     from rich.console import Console
 
+    from strangler.cli._preflight import preflight
     from strangler.config import load_config
 
     cfg = load_config(config)
+    preflight(cfg)
     modes: dict[str, int] = {}
     for r in cfg.routes:
         modes[r.mode] = modes.get(r.mode, 0) + 1

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            err.print("[red]error:[/] " + escape(str(exc)), markup=True, highlight=False)
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
@@ -99,13 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     except (ConfigError, RouteError, InvalidFlip) as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        err.print("[red]error:[/] " + escape(str(exc)), markup=True, highlight=False)
         return EXIT_USAGE
     except FlipRefused as exc:
-        err.print(f"[red]refused:[/] {exc}", markup=True, highlight=False)
+        err.print("[red]refused:[/] " + escape(str(exc)), markup=True, highlight=False)
         return EXIT_REFUSED
     except StranglerError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        err.print("[red]error:[/] " + escape(str(exc)), markup=True, highlight=False)
         return EXIT_REFUSED
     return int(result) if isinstance(result, int) else 0
 

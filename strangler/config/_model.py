@@ -424,6 +424,14 @@ class Config(Frozen):
     new_sandbox: BackendConfig | None = Field(None, description="candidate with its own data")
     store: str = Field("sqlite:///strangler.db", description="SQLAlchemy URL of the store")
 
+    @field_validator("mappings")
+    @classmethod
+    def _check_mappings(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, spec in value.items():
+            if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", spec):
+                raise ValueError(f"{name}: {spec!r} is not 'package.module:attribute'")
+        return value
+
     @field_validator("store")
     @classmethod
     def _check_store(cls, value: str) -> str:

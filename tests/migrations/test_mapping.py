@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from migrations import Mapping, load_mapping, open_databases
 from migrations.keys import decode_key, encode_key
-from strangler._errors import MigrationError
+from strangler._errors import ConfigError, MigrationError
 from strangler.config import parse_config
 from tests.migrations import shop
 
@@ -46,7 +46,6 @@ def test_mapping_next_to_the_config_is_imported(tmp_path: Path) -> None:
     [
         ("no_such_module_xyz:M", "cannot import 'no_such_module_xyz': ModuleNotFoundError"),
         ("tests.migrations.shop:orders", "is Table, expected a migrations.Mapping"),
-        ("tests.migrations.shop", "is not 'module:attribute'"),
     ],
 )
 def test_bad_mapping_specs_are_named(spec: str, message: str) -> None:
@@ -54,6 +53,13 @@ def test_bad_mapping_specs_are_named(spec: str, message: str) -> None:
     with pytest.raises(MigrationError, match=message) as info:
         load_mapping(cfg, "m")
     assert info.value.mapping == "m"
+
+
+def test_a_mapping_that_is_not_module_attribute_is_a_config_error() -> None:
+    with pytest.raises(
+        ConfigError, match=r"'tests\.migrations\.shop' is not 'package\.module:attr"
+    ):
+        parse_config({**BASE, "mappings": {"m": "tests.migrations.shop"}})
 
 
 def test_mapping_checks_its_columns() -> None:
