@@ -14,7 +14,7 @@ times for
 interleaved (the default) and, with ``--sequential``, one side after the other for
 comparison. It prints the pass counts per case as JSON lines::
 
-    python -m bench.bench_load_gate --runs 20 --seconds 3
+    python -m bench.bench_load_gate --runs 20 --seconds 4 --block 0.5
 """
 
 from __future__ import annotations
@@ -80,10 +80,11 @@ def _case(legacy: str, new: str, runs: int, seconds: float, block: float) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=3.0, help="per side and run")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per side and run")
     parser.add_argument("--work", type=int, default=40000, help="loop steps per request")
     parser.add_argument("--burners", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--period", type=float, default=7.0, help="seconds per load wave")
+    parser.add_argument("--block", type=float, default=0.5, help="seconds per block")
     parser.add_argument("--sequential", action="store_true", help="also run unsplit")
     args = parser.parse_args(argv)
     procs = []
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         procs = [legacy_proc, twin_proc, slow_proc]
         for b in burners:
             b.start()
-        modes = [("interleaved", 2.0)] + ([("sequential", 0.0)] if args.sequential else [])
+        modes = [("interleaved", args.block)] + ([("sequential", 0.0)] if args.sequential else [])
         for mode, block in modes:
             for case, new in (("identical", twin), ("new 30% slower", slow)):
                 figures = _case(legacy, new, args.runs, args.seconds, block)

@@ -173,7 +173,9 @@ def _drive(
         active[0] = recorders[index]
         started = time.monotonic()
         cpu_start = time.process_time()
-        runner.start(spec["users"], spawn_rate=spec["spawn_rate"])
+        # users ramp up at the spawn rate once per target; later blocks resume at full load
+        rate = spec["spawn_rate"] if not tally.seconds else max(spec["spawn_rate"], 1000.0)
+        runner.start(spec["users"], spawn_rate=rate)
         elapsed = 0.0
         while elapsed < seconds:
             gevent.sleep(min(spec["progress_interval"], seconds - elapsed))
