@@ -450,6 +450,10 @@ class Config(Frozen):
             return value  # a known dialect whose driver is not installed: said when opened
         if url.get_backend_name() != "sqlite" and not url.host:
             raise ValueError("a database URL with a host, e.g. postgresql+psycopg://u@host/db")
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            folder = Path(url.database).parent
+            if not folder.is_dir():
+                raise ValueError(f"a SQLite file in an existing folder ({folder} is not one)")
         return value
 
     routes: tuple[RouteConfig, ...] = Field(

@@ -29,6 +29,7 @@ CORPUS: list[tuple[str, str | bytes, str]] = [
     ("store scheme", OK_HEAD + "store: notadb://x\n", "store"),
     ("store garbage", OK_HEAD + "store: '::'\n", "store"),
     ("store no host", OK_HEAD + "store: postgresql+psycopg:///x\n", "store"),
+    ("store folder missing", OK_HEAD + "store: sqlite:///no/such/dir/s.db\n", "no/such/dir"),
     ("duplicate key", OK_HEAD + ROUTE + "    mode: legacy\n    mode: new\n", "each key once"),
     ("duplicate top key", OK_HEAD + "legacy: http://127.0.0.1:9\n", "each key once"),
     (
