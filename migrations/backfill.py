@@ -26,7 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from strangler import MigrationError, StranglerError
@@ -131,8 +140,32 @@ def _read(
         return mapping.read(conn, q)
 
 
+def check_target(mapping: Mapping, dbs: Databases) -> None:
+    """Refuse a target table (or its columns) that the new database does not have yet."""
+    table = mapping.target
+    found = inspect(dbs.new)
+    if not found.has_table(table.name, schema=table.schema):
+        raise MigrationError(
+            mapping.name,
+            f"target table {table.name!r} does not exist in the new database: run the "
+            "Alembic migration that creates it (alembic upgrade head) before the backfill",
+        )
+    have = {c["name"] for c in found.get_columns(table.name, schema=table.schema)}
+    missing = [c.name for c in table.columns if c.name not in have]
+    if missing:
+        raise MigrationError(
+            mapping.name,
+            f"target table {table.name!r} has no column {missing[0]!r} in the new database "
+            f"(missing: {', '.join(missing)}): run the Alembic migration that adds it",
+        )
+
+
 def dry_run(mapping: Mapping, dbs: Databases, *, batch: int = 100, batches: int = 3) -> DryRun:
-    """Transform the first ``batches`` batches and return what would be written (no writes)."""
+    """Transform the first ``batches`` batches and return what would be written (no writes).
+
+    The target table is checked first: a dry run that passes means the backfill can write.
+    """
+    check_target(mapping, dbs)
     legacy = new = skipped = 0
     sample: list[tuple[Key, tuple[dict[str, Any], ...]]] = []
     cursor: Key | None = None
@@ -443,6 +476,7 @@ def backfill(
         raise MigrationError(mapping.name, f"--workers must be at least 1, got {workers}")
     if batch is not None and batch < 1:
         raise MigrationError(mapping.name, f"--batch must be at least 1, got {batch}")
+    check_target(mapping, dbs)
     log = JobLog(store)
     job = log.active(mapping.name)
     resumed = job is not None

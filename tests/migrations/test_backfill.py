@@ -85,6 +85,22 @@ def test_dry_run_writes_nothing(sqlite_shop: Shop) -> None:
     assert JobLog(sqlite_shop.store).jobs() == []
 
 
+def test_a_missing_target_table_fails_the_dry_run_and_the_backfill(sqlite_shop: Shop) -> None:
+    from sqlalchemy import text
+
+    sqlite_shop.add_orders(range(1, 11))
+    with sqlite_shop.dbs.new.begin() as conn:
+        conn.execute(text("DROP TABLE orders"))
+    for run in (
+        lambda: dry_run(sqlite_shop.mapping(), sqlite_shop.dbs),
+        lambda: backfill(sqlite_shop.mapping(), sqlite_shop.dbs, sqlite_shop.store),
+    ):
+        with pytest.raises(MigrationError, match="target table 'orders' does not exist") as info:
+            run()
+        assert "alembic upgrade" in str(info.value)
+        assert "\n" not in str(info.value)  # one line, no SQL, no rows
+
+
 def test_failing_transform_names_the_row_and_resumes_there(sqlite_shop: Shop) -> None:
     sqlite_shop.add_orders(range(1, 101))
     with sqlite_shop.legacy.begin() as conn:
