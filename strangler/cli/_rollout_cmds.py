@@ -36,7 +36,8 @@ def _share(value: float | None) -> str:
 
 def ready(
     route: Annotated[
-        str | None, typer.Option("--route", help="only this route; exit 1 unless it is ready")
+        str | None,
+        typer.Option("--route", help="only this route; exit 1 unless its next move is allowed"),
     ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     as_json: JsonOption = False,
@@ -59,7 +60,7 @@ def ready(
         _print_json([v.to_json() for v in verdicts.values()])
     else:
         _print_ready(_console(), list(verdicts.values()))
-    if route is not None and not all(v.ready for v in verdicts.values()):
+    if route is not None and not all(v.ready_for_next for v in verdicts.values()):
         return 1
     return 0
 
@@ -69,9 +70,11 @@ def _print_ready(console: Console, verdicts: list[Readiness]) -> None:
     for col in ("route", "verdict", "parity", "conditions"):
         table.add_column(col, overflow="fold")
     for v in verdicts:
-        verdict = Text("ready", style="green") if v.ready else Text("not ready", style="red")
+        verdict = Text(v.headline, style="green" if v.ready_for_next else "red")
         parity = v.stats.parity
         lines = Text()
+        if v.mode == "legacy":
+            lines.append("the move to shadow is never gated; then, for canary or new:\n")
         for i, c in enumerate(v.conditions):
             if i:
                 lines.append("\n")

@@ -48,6 +48,7 @@ def readiness_of(
     wanted = set(routes) if routes is not None else None
     out: dict[str, Readiness] = {}
     windows: dict[float, dict[str, WindowStats]] = {}
+    live = store.live_states()
     for rc in config.routes:
         if wanted is not None and rc.key not in wanted:
             continue
@@ -63,7 +64,8 @@ def readiness_of(
         blocker = _auth_blocker(config, rc.key, stats)
         if blocker is not None:
             verdict = replace(verdict, conditions=(*verdict.conditions, blocker))
-        out[rc.key] = replace(verdict, stats=stats)
+        state = live.get(rc.key)
+        out[rc.key] = replace(verdict, stats=stats, mode=state.mode if state else rc.mode)
     return out
 
 

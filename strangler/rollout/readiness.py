@@ -64,10 +64,33 @@ class Readiness:
     conditions: tuple[Condition, ...]
     stats: WindowStats = field(default_factory=WindowStats)
     window: float = 3600.0
+    mode: str | None = None
+    """The route's live mode, when known: a route still in ``legacy`` may always move to
+    ``shadow`` (that move is never gated), so its verdict is "ready for shadow"."""
 
     @property
     def ready(self) -> bool:
         return all(c.passed for c in self.conditions)
+
+    @property
+    def next_step(self) -> str | None:
+        """The move this verdict is about: ``shadow`` from legacy (never gated),
+        ``canary or new`` from shadow, ``new`` from canary, None once on new or retired."""
+        return _NEXT.get(self.mode or "shadow")
+
+    @property
+    def ready_for_next(self) -> bool:
+        """Whether :attr:`next_step` is allowed now (always, for the move to shadow)."""
+        return self.mode == "legacy" or self.ready
+
+    @property
+    def headline(self) -> str:
+        """``'ready for shadow'``, ``'ready'`` or ``'not ready (2)'``: one verdict per route."""
+        if self.mode == "legacy":
+            return "ready for shadow"
+        if self.ready:
+            return "ready"
+        return f"not ready ({len(self.blockers)})"
 
     @property
     def blockers(self) -> tuple[str, ...]:
@@ -78,11 +101,17 @@ class Readiness:
         return {
             "route": self.route,
             "ready": self.ready,
+            "mode": self.mode,
+            "next_step": self.next_step,
+            "ready_for_next": self.ready_for_next,
             "window_seconds": self.window,
             "blockers": list(self.blockers),
             "conditions": [c.to_json() for c in self.conditions],
             "stats": self.stats.to_json(),
         }
+
+
+_NEXT = {"legacy": "shadow", "shadow": "canary or new", "canary": "new"}
 
 
 def _pct(value: float) -> str:

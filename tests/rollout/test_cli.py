@@ -61,6 +61,30 @@ def test_ready_lists_verdicts_and_exits_1_for_a_route_that_is_not(
     assert "ready" in out
 
 
+def test_a_route_still_on_legacy_is_ready_for_shadow_whatever_its_later_blockers(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "ready", "-c", str(config), "--json")
+    verdict = {v["route"]: v for v in json.loads(out)}["POST /payments"]
+    assert (verdict["mode"], verdict["next_step"], verdict["ready_for_next"]) == (
+        "legacy",
+        "shadow",
+        True,
+    )
+    # The later moves stay gated: the blockers are still there for canary and new.
+    assert verdict["ready"] is False
+    assert verdict["blockers"]
+    code, out, _ = _run(capsys, "ready", "-c", str(config), "--route", "POST /payments")
+    assert code == 0
+    assert "ready for shadow" in out
+    assert "the move to shadow is never gated" in out
+    assert "not ready" not in out
+    code, _, err = _run(
+        capsys, "flip", "-c", str(config), "POST /payments", "--to", "shadow", "--reason", "start"
+    )
+    assert code == 0, err
+
+
 def test_ready_for_an_unknown_route_is_a_usage_error(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
