@@ -16,7 +16,7 @@ from strangler.auth._bridges import (
     jwt_expiry,
 )
 from strangler.auth._credential import CredentialSpec, Presented, short_hash, token_hash
-from strangler.auth._domains import AuthBridges, Domain, Placement
+from strangler.auth._domains import AuthBridges, Domain, Placement, check_bridges
 from strangler.config._auth import covers, routes_of
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Presented",
     "Translation",
     "TranslationCache",
+    "check_bridges",
     "covers",
     "jwt_expiry",
     "routes_of",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -256,6 +256,43 @@ class AuthBridges:
             await cache.bridge.aclose()
 
 
+def check_bridges(config: Config) -> None:
+    """Import every hook and check every exchange secret that ``config.auth`` names, as the
+    proxy will at start (``strangler check`` runs this): a :class:`ConfigError` names the key."""
+    for i, spec in enumerate(config.auth.domains):
+        for direction in ("to_new", "to_legacy"):
+            _checked(getattr(spec, direction), f"auth.domains[{i}].{direction}", config.source)
+
+
+def _checked(given: object, key: str, file: str | None) -> Callable[..., Any] | None:
+    """The hook a bridge names (imported), after checking what an exchange needs."""
+    if isinstance(given, HookBridgeSpec):
+        try:
+            return load_app(given.hook, key=f"{key}.hook", file=file, what=_HOOK)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the user's module raised while it was imported
+            raise ConfigError(
+                f"{key}.hook",
+                given.hook,
+                f"a module that imports ({type(exc).__name__}: {str(exc)[:200]})",
+                file=file,
+            ) from None
+    if isinstance(given, ExchangeBridgeSpec):
+        spec = given.exchange
+        if spec.secret_env and not os.environ.get(spec.secret_env):
+            raise ConfigError(
+                f"{key}.exchange.secret_env",
+                spec.secret_env,
+                "an environment variable that is set (the exchange's client secret)",
+                file=file,
+            )
+    return None
+
+
+_HOOK = "a callable hook(credential)"
+
+
 def _build(
     given: HookBridgeSpec | ExchangeBridgeSpec | str | None,
     key: str,
@@ -266,18 +303,11 @@ def _build(
         return None
     if given == "pin":
         return "pin"
-    if isinstance(given, HookBridgeSpec):
-        hook = load_app(given.hook, key=key, file=file, what="a callable hook(credential)")
+    hook = _checked(given, key, file)
+    if hook is not None:
         return HookBridge(hook)
     if isinstance(given, ExchangeBridgeSpec):
         spec = given.exchange
-        if spec.secret_env and not os.environ.get(spec.secret_env):
-            raise ConfigError(
-                f"{key}.exchange.secret_env",
-                spec.secret_env,
-                "an environment variable that is set (the exchange's client secret)",
-                file=file,
-            )
         return ExchangeBridge(
             spec.url, secret_env=spec.secret_env, timeout=spec.timeout, direction=direction
         )

@@ -1,9 +1,11 @@
 """What ``strangler check`` verifies beyond the file itself: every module the config names
-imports (in-process backends, data mappings), as ``serve`` and ``backfill`` would need."""
+imports (in-process backends, data mappings, auth bridge hooks) and every environment
+variable it names is set, as ``serve`` and ``backfill`` would need."""
 
 from __future__ import annotations
 
 from strangler._errors import ConfigError
+from strangler.auth import check_bridges
 from strangler.backends import load_app
 from strangler.config import Config
 
@@ -18,6 +20,7 @@ def preflight(cfg: Config) -> None:
             _load(backend.target, key, cfg, "an ASGI or WSGI application (a callable)")
     for name, spec in cfg.mappings.items():
         _load(spec, f"mappings.{name}", cfg, "a data mapping as 'module:attribute'")
+    check_bridges(cfg)
 
 
 def _load(target: str, key: str, cfg: Config, what: str) -> None:

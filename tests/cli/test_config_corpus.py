@@ -151,9 +151,35 @@ CORPUS: list[tuple[str, str | bytes, str]] = [
 
 COMMANDS = [["check"], ["serve", "--port", "0"], ["routes"], ["status"], ["report"]]
 
+# What only the commands that run the config need (modules that import, secrets that are
+# set): `check` must refuse exactly what `serve` would, before any socket is opened.
+RUNTIME_CORPUS: list[tuple[str, str | bytes, str]] = [
+    (
+        "auth hook missing module",
+        OK_HEAD
+        + ROUTE
+        + "auth: {domains: [{name: u, routes: ['GET /orgs/{s}'], credential: 'cookie:s', to_new: {hook: 'no_such_bridge_mod:f'}}]}\n",
+        "auth.domains[0].to_new.hook",
+    ),
+    (
+        "auth hook not there",
+        OK_HEAD
+        + ROUTE
+        + "auth: {domains: [{name: u, routes: ['GET /orgs/{s}'], credential: 'cookie:s', to_legacy: {hook: 'json:no_such_function'}}]}\n",
+        "auth.domains[0].to_legacy.hook",
+    ),
+    (
+        "auth exchange secret unset",
+        OK_HEAD
+        + ROUTE
+        + "auth: {domains: [{name: u, routes: ['GET /orgs/{s}'], credential: 'cookie:s', to_new: {exchange: {url: 'http://127.0.0.1:9/x', secret_env: STRANGLER_TEST_UNSET_SECRET}}}]}\n",
+        "STRANGLER_TEST_UNSET_SECRET",
+    ),
+]
+
 
 def test_the_corpus_is_large() -> None:
-    assert len(CORPUS) >= 60
+    assert len(CORPUS) + len(RUNTIME_CORPUS) >= 60
 
 
 @pytest.mark.parametrize(("name", "content", "says"), CORPUS, ids=[c[0] for c in CORPUS])
@@ -170,3 +196,20 @@ def test_a_malformed_config_is_one_clear_error_for_every_command(
         assert says.lower() in err.lower(), (command, err)
         assert str(path) in err or "strangler.yaml" in err, err  # the file is named
         assert len(err) < 2_000, err  # a value is quoted, never the whole document
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"), RUNTIME_CORPUS, ids=[c[0] for c in RUNTIME_CORPUS]
+)
+def test_check_refuses_what_serve_would_fail_on_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str | bytes, says: str
+) -> None:
+    path = tmp_path / "strangler.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for command in (["check"], ["serve", "--port", "0"]):
+        code = main([command[0], "-c", str(path), *command[1:]])
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert "Traceback" not in err
+        assert says.lower() in err.lower(), (command, err)
+        assert len(err) < 2_000, err
