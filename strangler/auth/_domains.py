@@ -268,7 +268,10 @@ def _checked(given: object, key: str, file: str | None) -> Callable[..., Any] | 
     """The hook a bridge names (imported), after checking what an exchange needs."""
     if isinstance(given, HookBridgeSpec):
         try:
-            return load_app(given.hook, key=f"{key}.hook", file=file, what=_HOOK)
+            hook: Callable[..., Any] = load_app(
+                given.hook, key=f"{key}.hook", file=file, what=_HOOK
+            )
+            return hook
         except ConfigError:
             raise
         except Exception as exc:  # the user's module raised while it was imported

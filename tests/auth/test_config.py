@@ -63,7 +63,7 @@ def test_a_hook_that_does_not_import_names_its_key() -> None:
     cfg = parse_config(_with({"to_new": {"hook": "no_such_module_here:fn"}}), source="x.yaml")
     with pytest.raises(ConfigError) as info:
         Proxy(cfg)
-    assert info.value.key == "auth.domains[0].to_new"
+    assert info.value.key == "auth.domains[0].to_new.hook"
     assert "no_such_module_here" in str(info.value)
 
 
