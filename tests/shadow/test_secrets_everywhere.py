@@ -1,6 +1,7 @@
 """Secrets never stored, wherever they sit: planted in requests and in answers of every
 content type, they reach neither the store, nor a report format, nor the dashboard, nor
-the logs."""
+the logs, nor the parity corpus recorded from the store, nor the load reports made from it.
+Besides the built-in names, the config's own ``redact`` fields and headers are planted."""
 
 from __future__ import annotations
 
@@ -38,7 +39,12 @@ SECRETS = {
     "s18": "xml-url-18",  # application/xml answer with ?apikey=
     "s19": "stripe-secret-19",  # answer JSON key "stripeSecretKey"
     "s20": "resp-header-20",  # answer header X-Auth-Token
+    "s21": "donor-note-21",  # answer JSON key "donorNote" (configured redact.fields)
+    "s22": "cvv-path-22",  # answer JSON $.card.cvv (configured redact.fields path)
+    "s23": "session-hdr-23",  # request header X-Session (configured redact.headers)
+    "s24": "req-note-24",  # request JSON {"donorNote": ...} (configured redact.fields)
 }
+REDACT = {"fields": ["donorNote", "$.card.cvv"], "headers": ["x-session"]}
 CARDS = ["4111+1111+1111+1111", "4111.1111.1111.1111", "5555-5555-5555-4444"]
 
 
@@ -59,6 +65,8 @@ def _answer(path: str) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
             "db_password": s["s14"],
             "stripeSecretKey": s["s19"],
             "cards": CARDS,
+            "donor": {"donorNote": s["s21"], "name": "ada"},
+            "card": {"cvv": s["s22"], "brand": "visa"},
         }
         return "application/json", orjson.dumps(doc), headers
     if path == "/text":
@@ -95,6 +103,42 @@ def _side(name: str) -> Any:
     return app
 
 
+def cfg_file(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "strangler.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def _corpus_and_load_reports(config: Path) -> dict[str, str]:
+    """`strangler record --from-store`, then a short `strangler load` replaying that corpus
+    against the same two sides: every file and every line they print."""
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+
+    from strangler.cli import main
+
+    folder = config.parent
+    corpus, md, html = folder / "corpus.jsonl", folder / "load.md", folder / "load.html"
+    printed = StringIO()
+    with redirect_stdout(printed), redirect_stderr(printed):
+        assert main(["record", "-c", str(config), "--from-store", "-o", str(corpus)]) == 0
+        main(
+            [
+                "load", "-c", str(config), "--corpus", str(corpus), "--duration", "1s",
+                "--users", "2", "--no-evidence", "--json",
+                "--report-md", str(md), "--report-html", str(html),
+            ]
+        )  # fmt: skip
+    assert corpus.stat().st_size > 0, "no corpus was recorded: the test proves nothing"
+    assert md.exists(), printed.getvalue()[-2000:]
+    return {
+        "parity corpus": corpus.read_text(),
+        "load md": md.read_text(),
+        "load html": html.read_text(),
+        "record and load output": printed.getvalue(),
+    }
+
+
 def test_no_planted_secret_is_stored_reported_shown_or_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,6 +158,7 @@ def test_no_planted_secret_is_stored_reported_shown_or_logged(
             "legacy": legacy.url,
             "new": new.url,
             "store": f"sqlite:///{store_file}",
+            "rules": {"redact": REDACT},
             "routes": [
                 {"route": f"* {p}", "mode": "shadow", "shadow": {"writes": "allow"}} for p in paths
             ],
@@ -132,9 +177,11 @@ def test_no_planted_secret_is_stored_reported_shown_or_logged(
         with httpx.Client(base_url=served.url, timeout=30) as c:
             for p in paths:
                 c.get(
-                    p, params={"api_key": s["s02"]}, headers={"authorization": f"Bearer {s['s01']}"}
+                    p,
+                    params={"api_key": s["s02"]},
+                    headers={"authorization": f"Bearer {s['s01']}", "x-session": s["s23"]},
                 )
-                c.post(p, json={"password": s["s03"], "card": CARDS[1]})
+                c.post(p, json={"password": s["s03"], "card": CARDS[1], "donorNote": s["s24"]})
                 c.post(
                     p,
                     content=f"password={s['s04']}&n=1",
@@ -152,6 +199,7 @@ def test_no_planted_secret_is_stored_reported_shown_or_logged(
                 page = admin.get("/route", params={"route": route.route}).text
                 outputs[f"page {route.route}"] = page
         admin_server.stop()
+        outputs.update(_corpus_and_load_reports(cfg_file(tmp_path, cfg.model_dump(mode="json"))))
     finally:
         served.stop()
         new.stop()
