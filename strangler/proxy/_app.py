@@ -71,6 +71,9 @@ _NO_BODY_STATUS = frozenset({204, 304})
 _JSON = [(b"content-type", b"application/json")]
 
 
+_MOUNT = "strangler.mount"  # the scope key of a mount prefix the proxy took off the path
+
+
 class Proxy:
     """The routing proxy, an ASGI callable.
 
@@ -349,6 +352,7 @@ class Proxy:
                 raw = raw[len(prefix) :] or b"/"
                 scope = {**scope, "raw_path": raw, "path": scope["path"][len(root) :] or "/"}
                 scope["root_path"] = ""
+                scope[_MOUNT] = prefix  # redirects from the backends get it back
         try:
             normal = normalise_path(raw, self._paths)
         except BadPath as err:
@@ -367,6 +371,8 @@ class Proxy:
         route = self._find_route(method, scope["path"], scope["headers"])
         client = scope.get("client")
         fwd = self._policy.request(scope["headers"], client[0] if client else None, scheme)
+        if _MOUNT in scope:
+            fwd = fwd._replace(mount=scope[_MOUNT])
         key = sticky_key(route, scope, fwd.client_ip) if route.sticky is not None else None
         forced = self._forced(route, fwd.side, fwd.token) if fwd.side is not None else None
         return route, fwd, key, forced

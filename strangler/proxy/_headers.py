@@ -78,6 +78,7 @@ class ForwardedRequest(NamedTuple):
     token: bytes | None  # X-Strangler-Token as sent
     proto: bytes = b"http"  # the scheme the client used (or the trusted X-Forwarded-Proto)
     host: bytes | None = None  # the Host the client used (or the trusted X-Forwarded-Host)
+    mount: bytes = b""  # the prefix the app is mounted under, taken off before forwarding
 
     def origin(self) -> bytes | None:
         """``scheme://host`` as the client used them (the first of a forwarded list)."""
@@ -208,7 +209,7 @@ class HeaderPolicy:
         if urls and self._urls and request is not None:
             origin = request.origin()
             if origin is not None:
-                self._urls.headers(out, origin)
+                self._urls.headers(out, origin, request.mount)
         if connection and not (len(connection) == 1 and connection[0] in _PLAIN_CONNECTION):
             named = connection_tokens(connection)
             out = [(k, v) for k, v in out if k not in named]

@@ -9,8 +9,10 @@ URL (any backend of the config: a redirect from new to legacy's address is as wr
 the same path under the URL the client used (its scheme and ``Host``, or the trusted
 ``X-Forwarded-Proto``/``-Host``). A backend with a path in its base URL
 (``http://10.0.0.5:8001/v2``) has that path taken off, also from a path-only ``Location``
-(``/v2/articles`` → ``/articles``). Every other URL (another site, another port, a path
-outside the base) passes unchanged.
+(``/v2/articles`` → ``/articles``). When the proxy is mounted inside another application
+under a prefix that it takes off before forwarding (``proxy.paths.root_path: strip``), the
+prefix is put back: ``/orgs/acme`` → ``/api/orgs/acme``. Every other URL (another site,
+another port, a path outside the base) passes unchanged.
 """
 
 from __future__ import annotations
@@ -61,22 +63,31 @@ class UrlRewriter:
     def __bool__(self) -> bool:
         return bool(self._bases)
 
-    def headers(self, headers: list[tuple[bytes, bytes]], client: bytes) -> None:
+    def headers(
+        self, headers: list[tuple[bytes, bytes]], client: bytes, mount: bytes = b""
+    ) -> None:
         """Rewrite, in place, the URL headers of ``headers`` for a client at ``client``
-        (``scheme://host[:port]``, as the client spelled it)."""
+        (``scheme://host[:port]``, as the client spelled it) reaching the proxy under the
+        path prefix ``mount`` (``b""`` unless mounted in another app)."""
         for i, (name, value) in enumerate(headers):
             if name in URL_HEADERS:
-                new = self.refresh(value, client) if name == b"refresh" else self.url(value, client)
+                new = (
+                    self.refresh(value, client, mount)
+                    if name == b"refresh"
+                    else self.url(value, client, mount)
+                )
                 if new is not value:
                     headers[i] = (name, new)
 
-    def url(self, value: bytes, client: bytes) -> bytes:
-        """``value`` pointed at ``client`` when it is under a backend's base URL."""
+    def url(self, value: bytes, client: bytes, mount: bytes = b"") -> bytes:
+        """``value`` pointed at ``client`` (under ``mount``) when it is under a backend's
+        base URL."""
         stripped = value.strip()
         if stripped.startswith(b"//"):  # scheme-relative: the client's scheme, whichever
             scheme, rest = client.partition(b"://")[0], stripped[2:]
         elif stripped.startswith(b"/"):
-            return self._strip_prefix(stripped, value)
+            path = self._strip_prefix(stripped, value)
+            return mount + path.strip() if mount else path
         else:
             scheme, sep, rest = stripped.partition(b"://")
             if not sep:
@@ -98,9 +109,9 @@ class UrlRewriter:
             if not _under(tail, prefix):
                 return value
             tail = tail[len(prefix) :]
-        return client + (tail if tail.startswith(b"/") or not tail else b"/" + tail)
+        return client + mount + (tail if tail.startswith(b"/") or not tail else b"/" + tail)
 
-    def refresh(self, value: bytes, client: bytes) -> bytes:
+    def refresh(self, value: bytes, client: bytes, mount: bytes = b"") -> bytes:
         """A ``Refresh`` value (``5; url=http://...``) with its URL rewritten."""
         lower = value.lower()
         at = lower.find(b"url=")
@@ -115,7 +126,7 @@ class UrlRewriter:
         else:
             end = len(value)
         url = value[start:end]
-        new = self.url(url, client)
+        new = self.url(url, client, mount)
         return value if new is url else value[:start] + new + value[end:]
 
     def _strip_prefix(self, path: bytes, value: bytes) -> bytes:

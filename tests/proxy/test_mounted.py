@@ -26,7 +26,13 @@ def _side(name: str, seen: list[str]) -> Any:
         seen.append(scope["raw_path"].decode())
         body = name.encode()
         headers = [(b"x-side", body), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        status = 200
+        if scope["path"] in ("/orgs/moved", "/orgs/moved-here"):
+            # A redirect naming the backend's own URL, or a path on its own host.
+            host, port = scope["server"]
+            own = f"http://{host}:{port}" if scope["path"] == "/orgs/moved" else ""
+            status, headers = 307, [*headers, (b"location", f"{own}/orgs/acme".encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -82,6 +88,13 @@ def test_a_mounted_proxy_routes_inside_the_mount(
         assert resp.headers["x-side"] == "new"
         assert httpx.get(f"{host.url}/api/elsewhere").headers["x-side"] == "legacy"
         assert seen == ["/orgs/acme", "/elsewhere"]  # the path inside the mount
+        # The backend's redirects point back into the mount, where the client came from.
+        moved = httpx.get(f"{host.url}/api/orgs/moved")
+        assert moved.status_code == 307
+        assert moved.headers["location"] == f"{host.url}/api/orgs/acme"
+        here = httpx.get(f"{host.url}/api/orgs/moved-here")
+        assert here.headers["location"] == "/api/orgs/acme"
+        assert httpx.get(f"{host.url}/api/orgs/moved", follow_redirects=True).text == "new"
     finally:
         host.stop()
 
