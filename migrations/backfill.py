@@ -42,7 +42,7 @@ from strangler import MigrationError, StranglerError
 from strangler.store import Store
 
 from .keys import Key, in_range
-from .mapping import Databases, Mapping
+from .mapping import Databases, Mapping, brief_error
 from .records import Chunk, Job, JobLog
 from .upsert import upsert_rows, upsert_statement
 
@@ -499,10 +499,8 @@ def backfill(
         t.join()
     if run.errors:
         exc = run.errors[0]
-        log.fail(job.id, str(exc))
+        log.fail(job.id, brief_error(exc))
         if isinstance(exc, StranglerError) or not isinstance(exc, Exception):
             raise exc  # our own errors, and ^C, as they are
-        raise MigrationError(
-            mapping.name, f"backfill stopped: {exc.__class__.__name__}: {exc}"
-        ) from exc
+        raise MigrationError(mapping.name, f"backfill stopped: {brief_error(exc)}") from exc
     return log.finish(job.id)

@@ -20,6 +20,7 @@ from strangler import MigrationError, StoreError
 from strangler.store import Store
 from strangler.store.models import utcnow
 
+from .mapping import brief_error
 from .records import JobLog, VerificationRecord
 
 __all__ = ["require_verified"]
@@ -36,7 +37,9 @@ def require_verified(
     try:
         latest = JobLog(store).latest_verification(mapping)
     except StoreError as exc:
-        raise MigrationError(mapping, f"cannot read verifications from the store: {exc}") from exc
+        raise MigrationError(
+            mapping, f"cannot read verifications from the store: {brief_error(exc)}"
+        ) from exc
     finally:
         store.close()
     todo = f"run 'strangler verify -c FILE {mapping}' (with --repair if it finds differences)"

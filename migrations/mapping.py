@@ -41,12 +41,12 @@ from sqlalchemy import (
     Table,
     create_engine,
 )
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from strangler import MigrationError
 from strangler.config import Config
 
-__all__ = ["Databases", "Mapping", "Transform", "load_mapping", "open_databases"]
+__all__ = ["Databases", "Mapping", "Transform", "brief_error", "load_mapping", "open_databases"]
 
 Transform = Callable[[AbcMapping[str, Any]], Iterable[dict[str, Any]]]
 
@@ -217,7 +217,9 @@ def _engine(url: str, role: str) -> Engine:
             return create_engine(url, connect_args={"timeout": 30})
         return create_engine(url, pool_pre_ping=True)
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as exc:
-        raise MigrationError("-", f"cannot open the {role} database {url!r}: {exc}") from exc
+        raise MigrationError(
+            "-", f"cannot open the {role} database {url!r}: {brief_error(exc)}"
+        ) from exc
 
 
 def open_databases(cfg: Config) -> Databases:
@@ -264,3 +266,14 @@ def load_mapping(cfg: Config, name: str) -> Mapping:
             name, f"{spec!r} is {type(value).__name__}, expected a migrations.Mapping"
         )
     return value
+
+
+def brief_error(exc: BaseException, limit: int = 300) -> str:
+    """One line saying what failed: for a database error, the driver's own first line
+    (``IntegrityError: NOT NULL constraint failed: orders.note``) without the statement
+    and the batch of rows SQLAlchemy appends (customers' data has no place in a terminal,
+    a CI log or the job log)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -101,6 +101,35 @@ def test_a_missing_target_table_fails_the_dry_run_and_the_backfill(sqlite_shop: 
         assert "\n" not in str(info.value)  # one line, no SQL, no rows
 
 
+def test_a_database_error_mid_backfill_is_one_line_without_the_rows(sqlite_shop: Shop) -> None:
+    from sqlalchemy import text
+
+    sqlite_shop.add_orders(range(1, 51))
+    with sqlite_shop.dbs.new.begin() as conn:  # a rule of the new schema the mapping breaks
+        conn.execute(text("DROP TABLE orders"))
+        conn.execute(
+            text(
+                "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(100), "
+                "amount NUMERIC(12, 2), ordered_at DATETIME, status VARCHAR(16), "
+                "note TEXT NOT NULL)"
+            )
+        )
+    with pytest.raises(MigrationError) as info:
+        backfill(sqlite_shop.mapping(), sqlite_shop.dbs, sqlite_shop.store, batch=20)
+    message = str(info.value)
+    assert "NOT NULL constraint failed: orders.note" in message
+    assert "\n" not in message
+    assert "parameters" not in message
+    assert "INSERT" not in message  # no SQL, and no customer's row in the terminal
+    assert len(message) < 400
+    from migrations import JobLog
+
+    (failed,) = JobLog(sqlite_shop.store).jobs()
+    assert failed.state == "failed"
+    assert failed.error.startswith("IntegrityError: NOT NULL constraint failed")
+    assert "parameters" not in failed.error  # nor in the store's job log
+
+
 def test_failing_transform_names_the_row_and_resumes_there(sqlite_shop: Shop) -> None:
     sqlite_shop.add_orders(range(1, 101))
     with sqlite_shop.legacy.begin() as conn:
