@@ -19,12 +19,77 @@ from shadow.paths import Concrete, Keyed, render_both
 from shadow.rules import CompiledRules
 from shadow.verdict import Difference, DifferenceKind
 
-__all__ = ["DEFAULT_LIMIT", "diff_json"]
+__all__ = ["DEFAULT_LIMIT", "diff_json", "echoed_headers"]
 
 DEFAULT_LIMIT = 200
 
 
 _ABSENT: Any = object()
+
+
+#: Header names common enough that an object keyed mostly by them is an echo of HTTP headers.
+_HEADER_NAMES = frozenset(
+    [
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "cookie",
+        "date",
+        "etag",
+        "forwarded",
+        "host",
+        "if-modified-since",
+        "if-none-match",
+        "last-modified",
+        "location",
+        "origin",
+        "pragma",
+        "referer",
+        "server",
+        "set-cookie",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "vary",
+        "via",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "x-request-id",
+        "x-correlation-id",
+        "x-amzn-trace-id",
+        "traceparent",
+    ]
+)
+
+
+def echoed_headers(a: dict[Any, Any], b: dict[Any, Any], path: list[Concrete]) -> bool:
+    """Whether two objects are the same HTTP header map spelled in another case.
+
+    Header names are case-insensitive (RFC 9110), and frameworks echo them in their own
+    case (``Content-Type`` / ``content-type``): an object named ``headers``, or keyed mostly
+    by well-known header names, whose keys differ only in case is compared by lower-cased
+    keys. Anywhere else a key's case is part of the API, and its change is reported.
+    """
+    lower_a = {str(k).lower() for k in a}
+    lower_b = {str(k).lower() for k in b}
+    if len(lower_a) != len(a) or len(lower_b) != len(b) or lower_a.isdisjoint(lower_b):
+        return False  # two keys one case apart on one side, or nothing in common
+    if not any(k not in b and str(k).lower() in lower_b for k in a):
+        return False  # no key changed case: nothing to forgive
+    name = path[-1] if path else None
+    if isinstance(name, str) and name.lower() in ("headers", "header", "http_headers"):
+        return True
+    both = lower_a | lower_b
+    known = sum(1 for k in both if k in _HEADER_NAMES)
+    return known >= 2 and 2 * known >= len(both)
 
 
 class _Full(Exception):
@@ -64,6 +129,9 @@ class _Walk:
         if (ta is dict or ta is KeyedList) and (tb is dict or tb is KeyedList):
             field = a.field if ta is KeyedList and tb is KeyedList else ""
             keyed = bool(field)
+            if not keyed and a.keys() != b.keys() and echoed_headers(a, b, path):
+                a = {str(k).lower(): v for k, v in a.items()}
+                b = {str(k).lower(): v for k, v in b.items()}
             for k, va in a.items():
                 vb = b.get(k, _ABSENT)
                 if vb is not _ABSENT and type(va) is type(vb) and va == vb:

@@ -3,7 +3,8 @@ regressions on some routes. Used by ``test_verdicts.py`` and ``bench/bench_verdi
 
 Noise on every route (legacy differs from itself, or the frameworks differ harmlessly): a
 timestamp with microseconds, a request id (UUID) in the body and a header, a list in random
-order, ``charset=utf-8`` on one side only, CORS headers on one side only.
+order, ``charset=utf-8`` on one side only, CORS headers on one side only, the request's
+headers echoed in the body with their names in the framework's own case.
 
 Regressions, each on its own route, with the field and kind the report must name.
 """
@@ -72,9 +73,19 @@ def _app(side: str) -> Callable[..., Any]:
         path = scope["path"]
         n = next(counters.setdefault(path, itertools.count()))
         doc, status = _doc(rng), 200
+        # An echo of what the request carried: header names in this framework's case.
+        echoed = {k.decode(): v.decode() for k, v in scope["headers"] if k != b"x-strangler-shadow"}
+        echoed = {
+            k.title(): v
+            for k, v in echoed.items()
+            if k in ("accept", "user-agent", "accept-encoding")
+        }
+        doc["echo"] = echoed
+        doc["userId"] = 7
         ctype = "application/json"
         headers = [(b"x-request-id", str(uuid.uuid4()).encode())]
         if side == "new":
+            doc["echo"] = {k.lower(): v for k, v in echoed.items()}
             ctype = "application/json; charset=utf-8"
             headers.append((b"access-control-allow-origin", b"*"))
             if path == "/r/status":
@@ -93,6 +104,8 @@ def _app(side: str) -> Callable[..., Any]:
                 ctype = "text/html; charset=utf-8"
             elif path == "/r/added":
                 doc["debug"] = True
+            elif path == "/r/keycase":  # a JSON key's case is the API: a real regression
+                doc["userid"] = doc.pop("userId")
         body = orjson.dumps(doc)
         headers.append((b"content-type", ctype.encode()))
         chunked = side == "new" and path == "/r/framing"

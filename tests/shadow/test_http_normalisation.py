@@ -73,12 +73,28 @@ def test_framing_is_compared_only_when_asked_and_with_low_severity() -> None:
     assert compare(fixed, other_length, asked).outcome == "match"  # the length itself never
 
 
-def test_echoed_header_names_compare_case_insensitively_under_a_path() -> None:
+def test_echoed_header_names_compare_case_insensitively_without_a_rule() -> None:
     ct = ("content-type", "application/json")
     legacy = answer(ct, body=b'{"headers": {"User-Agent": "x", "Accept": "*/*"}, "n": 1}')
     new = answer(ct, body=b'{"headers": {"user-agent": "x", "accept": "*/*"}, "n": 1}')
-    assert compare(legacy, new, compile_rules(Rules())).outcome == "mismatch"
-    rules = compile_rules(Rules.model_validate({"case_insensitive_keys": ["$.headers"]}))
-    assert compare(legacy, new, rules).outcome == "match"
-    lost = answer(ct, body=b'{"headers": {"user-agent": "x"}, "n": 1}')
-    assert [d.path for d in compare(legacy, lost, rules).differences] == ["$.headers.accept"]
+    assert compare(legacy, new, compile_rules(Rules())).outcome == "match"
+    # recognised by its keys too, whatever the object is called
+    legacy = answer(ct, body=b'{"seen": {"User-Agent": "x", "Accept": "*/*", "X-Team": "a"}}')
+    new = answer(ct, body=b'{"seen": {"user-agent": "x", "accept": "*/*", "x-team": "a"}}')
+    assert compare(legacy, new, compile_rules(Rules())).outcome == "match"
+    # the values still count, and so does a header lost
+    lost = answer(ct, body=b'{"seen": {"user-agent": "x", "accept": "*/*"}}')
+    assert [d.path for d in compare(legacy, lost, compile_rules(Rules())).differences] == [
+        "$.seen.x-team"
+    ]
+
+
+def test_a_json_key_case_change_is_reported_unless_a_rule_says_otherwise() -> None:
+    ct = ("content-type", "application/json")
+    legacy = answer(ct, body=b'{"meta": {"Region": "eu", "Tier": "gold"}, "userId": 1}')
+    new = answer(ct, body=b'{"meta": {"region": "eu", "tier": "gold"}, "userid": 1}')
+    found = compare(legacy, new, compile_rules(Rules())).differences
+    assert {(d.path, d.kind) for d in found} >= {("$.userId", "missing"), ("$.userid", "added")}
+    assert "$.meta.Region" in {d.path for d in found}
+    rules = compile_rules(Rules.model_validate({"case_insensitive_keys": ["$.meta"]}))
+    assert [d.path for d in compare(legacy, new, rules).differences] == ["$.userId", "$.userid"]
