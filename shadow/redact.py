@@ -16,7 +16,9 @@ any depth, or ``$`` paths) come from the ``redact`` rules.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -27,7 +29,7 @@ from shadow._matcher import PathMatcher
 from shadow.compare import media_type
 from shadow.encoding import UndecodableBody, decode_body
 from shadow.exchange import CapturedRequest, CapturedResponse, Headers
-from shadow.paths import parse_path
+from shadow.paths import PathSyntaxError, parse_path
 from shadow.rules import RedactRules
 from shadow.verdict import Difference
 
@@ -38,9 +40,25 @@ __all__ = [
     "Redactor",
     "is_iban",
     "luhn_valid",
+    "redacted_tag",
 ]
 
 REDACTED = "[REDACTED]"
+
+#: The key of the short tags a redacted difference shows (one per process, never stored):
+#: the tags say whether two secrets differ, and nothing that could be checked offline.
+_TAG_KEY = secrets.token_bytes(16)
+
+
+def redacted_tag(value: Any) -> Any:
+    """``'[REDACTED#a1f3]'``: a redacted value with a short keyed hash, so that a report
+    shows *that* two secrets differ without showing either (None stays None: absent)."""
+    if value is None:
+        return None
+    data = value.encode() if isinstance(value, str) else orjson.dumps(value, default=repr)
+    digest = hashlib.blake2b(data, key=_TAG_KEY, digest_size=2).hexdigest()
+    return f"[REDACTED#{digest}]"
+
 
 DEFAULT_SECRET_HEADERS = frozenset(
     {
@@ -260,9 +278,29 @@ class Redactor:
         )
 
     def difference(self, d: Difference) -> Difference:
+        """A difference whose values are redacted; a secret value as a whole becomes a
+        tag (``[REDACTED#a1f3] -> [REDACTED#9c0e]``) so that the report still shows that
+        the two sides differ."""
         last = d.path.rsplit(".", 1)[-1].lower()
-        if d.path.startswith("header:") and self.is_secret_header(d.path[7:]):
-            return replace(d, legacy=REDACTED, new=REDACTED)
-        if self.is_secret_key(last.split("[", 1)[0]):
-            return replace(d, legacy=REDACTED, new=REDACTED)
-        return replace(d, legacy=self.value(d.legacy), new=self.value(d.new))
+        secret = d.path.startswith("header:") and self.is_secret_header(d.path[7:])
+        if secret or self.is_secret_key(last.split("[", 1)[0]) or self._is_secret_path(d):
+            return replace(d, legacy=redacted_tag(d.legacy), new=redacted_tag(d.new))
+        legacy, new = self.value(d.legacy), self.value(d.new)
+        if legacy == new and d.legacy != d.new:
+            # all that differed was redacted inside the values (a card, a URL token, a
+            # secret key of an object): tags keep the difference visible
+            legacy, new = redacted_tag(d.legacy), redacted_tag(d.new)
+        return replace(d, legacy=legacy, new=new)
+
+    def _is_secret_path(self, d: Difference) -> bool:
+        """Whether the difference sits at (or under) a configured ``$`` redact path."""
+        if self._paths.root is None or not d.path.startswith("$"):
+            return False
+        try:
+            segments = parse_path(d.path).segments
+        except PathSyntaxError:  # a keyed element ([id=7]): judged by its key names
+            return False
+        if not all(isinstance(s, str | int) for s in segments):
+            return False
+        concrete = tuple(s for s in segments if isinstance(s, str | int))
+        return any(self._paths.match(concrete[:n]) for n in range(1, len(concrete) + 1))

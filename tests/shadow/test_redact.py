@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import orjson
 import pytest
@@ -120,6 +121,29 @@ def test_form_bodies_and_differences() -> None:
     )
     assert b"hunter2" not in (r.request(form).body or b"")
     d = r.difference(Difference("$.user.password", "value", "a", "b", "$.user.password"))
-    assert (d.legacy, d.new) == (REDACTED, REDACTED)
+    assert d.legacy.startswith("[REDACTED#")
+    assert d.new.startswith("[REDACTED#")
     d = r.difference(Difference("$.note", "value", f"card {CARD}", "none", "$.note"))
     assert d.legacy == f"card {REDACTED}"
+
+
+def test_a_redacted_difference_shows_that_the_secrets_differ_and_nothing_more() -> None:
+    r = Redactor(RedactRules(fields=("$.card.cvv",), headers=("x-session",)))
+    cases = [
+        Difference("$.user.password", "value", "hunter2", "hunter3", "$.user.password"),
+        Difference("header:authorization", "header", "Bearer a1", "Bearer b2", "header:x"),
+        Difference("header:x-session", "header", "s-1", "s-2", "header:x-session"),
+        Difference("$.card.cvv", "value", "123", "456", "$.card.cvv"),
+        Difference("$.card", "value", {"cvv": "1"}, {"cvv": "2"}, "$.card"),
+    ]
+    for d in cases:
+        out = r.difference(d)
+        assert re.fullmatch(r"\[REDACTED#[0-9a-f]{4}\]", out.legacy), (d.path, out)
+        assert re.fullmatch(r"\[REDACTED#[0-9a-f]{4}\]", out.new), (d.path, out)
+        assert out.legacy != out.new, d.path  # they differ, and the report says so
+        assert str(d.legacy) not in str(out.to_json())
+    same = r.difference(Difference("$.token", "value", "t-1", "t-1", "$.token"))
+    assert same.legacy == same.new  # equal secrets get equal tags
+    gone = r.difference(Difference("$.token", "missing", "t-1", None, "$.token"))
+    assert gone.new is None
+    assert gone.legacy.startswith("[REDACTED#")
