@@ -4,15 +4,19 @@ For a sample of safe requests the runner calls the primary side twice. Two thing
 
 1. **Per request**, a field that differs between the two primary answers is noise *for that
    request* (a timestamp, a random order). Fields are generalised paths: array positions
-   are merged (``$.tags[*]``), because a shuffle moves values between positions. A field that differs against new while the two
-   primary answers agreed on it is **always reported** — a field noisy on some requests
-   cannot hide a wrong value on others.
+   are merged (``$.tags[*]``), because a shuffle moves values between positions. A field that
+   differs against new while the two primary answers agreed on it is **always reported**: a
+   field noisy on some requests cannot hide a wrong value on others.
 2. **Per route and field**, :class:`RouteNoise` counts how often the field differs
    primary-vs-primary (among noise-sampled requests) and primary-vs-new (among compared
-   requests). On a request without a second primary answer, a difference is noise only when
-   the field is known noisy: it differs primary-vs-primary, and primary-vs-new is not
-   clearly more often (Diffy's thresholds: relative > 20% and absolute > 0.03% of the
-   route's requests make it real).
+   requests). On a request without a second primary answer (one that agreed with the first
+   is what decides, see 1: a wrong value on a request where legacy agreed with itself is
+   always reported), a difference is noise only when the field is known noisy *in that way* (the same kind: a timestamp that becomes
+   null is not the noise of a timestamp): it differs primary-vs-primary, and primary-vs-new
+   is not clearly more often. "Clearly" is Diffy's thresholds (relative > 20% and absolute
+   > 0.03% of the route's requests) *and* a two-proportion z-test (z > 3), so that a field
+   legacy varies on half of its calls is not called real by the chance of 25 samples. A
+   field legacy never varies is never noise: one wrong value is reported.
 
 Rules are never widened silently: :meth:`RouteNoise.suggestions` proposes ignore, mask or
 unordered rules for pure-noise fields, for a person to add to the config.
@@ -28,6 +32,7 @@ unordered rules for pure-noise fields, for a person to add to the config.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -59,6 +64,7 @@ class NoiseThresholds:
     relative: float = 0.20
     absolute: float = 0.0003
     min_samples: int = 20  # noise-sampled requests needed before a field can be called noise
+    z: float = 3.0  # how surely new must differ more often than legacy from itself (z-score)
 
 
 @dataclass(slots=True)
@@ -99,7 +105,11 @@ def field_status(
         return "real" if rate_new else "unconfirmed"
     excess = rate_new - rate_noise
     if rate_new > 0 and excess / rate_new > thresholds.relative and excess > thresholds.absolute:
-        return "real"
+        # more often against new: real unless chance explains it (two-proportion z-test)
+        pooled = (counts.legacy_new + counts.legacy_legacy) / (compared + samples)
+        spread = math.sqrt(pooled * (1 - pooled) * (1 / compared + 1 / samples))
+        if spread == 0 or excess / spread > thresholds.z:
+            return "real"
     return "noise"
 
 
@@ -263,14 +273,23 @@ def classify(verdict: Verdict, second: Verdict | None, stats: RouteNoise) -> Ver
             paths.setdefault(d.path, set()).add(d.kind)
             fields_.setdefault(d.field or d.path, set()).add(d.kind)
         for d in differences:
+            # This request's own second call decides: a field noisy on some requests
+            # cannot hide a wrong value on a request where legacy agreed with itself.
             (noise if _masked_by(d, paths, fields_) else real).append(d)
     else:
         for d in differences:
-            name = d.field or d.path
-            known = stats.fields.get(name)
-            learned = known is not None and known.explains(d.kind)
-            (noise if learned and stats.status(name) == "noise" else real).append(d)
-    return verdict.with_noise(real, noise)
+            (noise if _learned_noise(d, stats) else real).append(d)
+    undecided = frozenset(
+        name for name in {d.field or d.path for d in real} if stats.status(name) == "unconfirmed"
+    )
+    return verdict.with_noise(real, noise, undecided)
+
+
+def _learned_noise(d: Difference, stats: RouteNoise) -> bool:
+    """Whether ``d`` is learned noise: its field is noise, and legacy differs there this way."""
+    name = d.field or d.path
+    known = stats.fields.get(name)
+    return known is not None and known.explains(d.kind) and stats.status(name) == "noise"
 
 
 def _as_multisets(

@@ -103,6 +103,9 @@ class Verdict:
     reason: str = ""
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
+    undecided: frozenset[str] = frozenset()
+    """Fields of real differences that noise learning had not decided yet (``unconfirmed``
+    when classified): the report turns them into noise if the field is learned as noise."""
 
     @property
     def severity(self) -> Severity | None:
@@ -127,12 +130,23 @@ class Verdict:
     def not_compared(cls, reason: str) -> Verdict:
         return cls("not_compared", reason=reason)
 
-    def with_noise(self, real: list[Difference], noise: list[Difference]) -> Verdict:
+    def with_noise(
+        self,
+        real: list[Difference],
+        noise: list[Difference],
+        undecided: frozenset[str] = frozenset(),
+    ) -> Verdict:
         """This verdict with its differences split into real ones and noise."""
         if self.outcome not in ("mismatch", "noise"):
             return self
         outcome: Outcome = "mismatch" if real else ("noise" if noise else "match")
-        return replace(self, outcome=outcome, differences=tuple(real), noise=tuple(noise))
+        return replace(
+            self,
+            outcome=outcome,
+            differences=tuple(real),
+            noise=tuple(noise),
+            undecided=undecided if real else frozenset(),
+        )
 
     def to_json(self) -> dict[str, Any]:
         severity = self.severity

@@ -42,10 +42,12 @@ from shadow.exchange import CapturedResponse, Headers
 from shadow.histogram import LatencyHistogram
 from shadow.noise import FieldCounts, RouteNoise
 from shadow.runner import ShadowResult
+from shadow.signatures import Signatures
 from shadow.verdict import Difference
 from strangler._errors import StoreError
 from strangler.store import Store
 from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
+from strangler.store.traffic import field_counts
 
 __all__ = ["Recorder", "default_instance", "load_noise"]
 
@@ -75,6 +77,7 @@ class _Minute:
     dropped: dict[str, int] = field(default_factory=dict)
     legacy: LatencyHistogram = field(default_factory=LatencyHistogram)
     new: LatencyHistogram = field(default_factory=LatencyHistogram)
+    signatures: Signatures = field(default_factory=Signatures)
 
 
 @dataclass(slots=True)
@@ -295,6 +298,7 @@ class Recorder:
             severity = verdict.severity
             label = severity.label if severity else "value"
             minute.mismatch[label] = minute.mismatch.get(label, 0) + 1
+            minute.signatures.add(verdict)
         _side_hist(minute, result.primary_side).add(result.primary.elapsed_ms)
         candidate = result.candidate
         if candidate is not None and candidate.error is None:
@@ -330,6 +334,7 @@ class Recorder:
             minute.noise_samples += 1
             for name in {d.field or d.path for d in second.differences}:
                 slot(name).legacy_legacy += 1
+            minute.signatures.learn_kinds(second.differences)
 
     def _keep(self, result: ShadowResult, minute_at: datetime) -> bool:
         verdict = result.verdict
@@ -464,6 +469,11 @@ class Recorder:
         new = LatencyHistogram(row.new_ms)
         new.merge(m.new)
         row.new_ms = new.to_list()
+        if m.signatures:
+            merged = Signatures()
+            merged.merge_json(row.signatures)
+            merged.merge_json(m.signatures.to_json())
+            row.signatures = merged.to_json()
 
     def _upsert_field(self, s: Any, route: str, minute_at: datetime, name: str, f: _Field) -> None:
         row = s.scalars(
@@ -521,17 +531,8 @@ def load_noise(store: Store, since: timedelta = timedelta(days=1)) -> dict[str, 
         ).all()
         for route, compared, samples in totals:
             out[route] = RouteNoise(compared=int(compared or 0), samples=int(samples or 0))
-        fields = s.execute(
-            select(
-                ShadowFieldRow.route,
-                ShadowFieldRow.field,
-                func.sum(ShadowFieldRow.legacy_legacy),
-                func.sum(ShadowFieldRow.legacy_new),
-            )
-            .where(ShadowFieldRow.minute >= start)
-            .group_by(ShadowFieldRow.route, ShadowFieldRow.field)
-        ).all()
-        for route, name, ll, ln in fields:
-            stats = out.setdefault(route, RouteNoise())
-            stats.fields[name] = FieldCounts(int(ll or 0), int(ln or 0))
+    for route, fields in field_counts(store, start).items():
+        stats = out.setdefault(route, RouteNoise())
+        for name, (legacy_legacy, legacy_new) in fields.items():
+            stats.fields[name] = FieldCounts(legacy_legacy, legacy_new)
     return out

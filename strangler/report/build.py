@@ -26,6 +26,7 @@ from shadow.noise import (
     rules_block,
 )
 from shadow.rules import Rules, route_rules
+from shadow.signatures import Signatures, reclassify
 from strangler._errors import ConfigError
 from strangler.config import Config, parse_duration
 from strangler.store import Store
@@ -121,6 +122,7 @@ class RouteReport:
     fields: list[FieldReport]
     suggestions: list[Suggestion]
     hidden: int = 0  # differing fields not shown (over `top`; never status or schema ones)
+    unconfirmed: int = 0  # mismatches whose fields noise learning has not decided yet
 
     @property
     def rules(self) -> dict[str, Any]:
@@ -225,8 +227,10 @@ def build_report(
                     "dropped": {},
                     "legacy": LatencyHistogram(),
                     "new": LatencyHistogram(),
+                    "signatures": Signatures(),
                 },
             )
+            r["signatures"].merge_json(m.signatures)
             for name in ("requests", "compared", "matched", "noise", "noise_samples"):
                 r[name] += getattr(m, name)
             for sev in SEVERITIES:
@@ -264,14 +268,23 @@ def build_report(
         noise = RouteNoise(
             thresholds=thresholds, compared=r["compared"], samples=r["noise_samples"]
         )
-        fields = []
-        for fname, (sev, mism, nois, ln, ll) in per_field.get(name, {}).items():
+        statuses: dict[str, str] = {}
+        for fname, (_, _, _, ln, ll) in per_field.get(name, {}).items():
             counts = FieldCounts(ll, ln, values.get((name, fname)))
             noise.fields[fname] = counts
-            status = field_status(
+            statuses[fname] = field_status(
                 counts, samples=r["noise_samples"], compared=r["compared"], thresholds=thresholds
             )
-            fields.append(FieldReport(fname, sev, mism, nois, ln, ll, status))
+        # Exchanges counted as mismatches before their fields were learned as noise.
+        fix = reclassify(r["signatures"].to_json(), statuses.get)
+        for label, count in fix.removed.items():
+            r["mismatches"][label] = max(0, r["mismatches"].get(label, 0) - count)
+        fields = []
+        for fname, (sev, mism, nois, ln, ll) in per_field.get(name, {}).items():
+            moved = min(mism, fix.by_field.get(fname, 0))
+            fields.append(
+                FieldReport(fname, sev, mism - moved, nois + moved, ln, ll, statuses[fname])
+            )
         fields.sort(key=lambda f: (-_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
         kept = [
             f
@@ -301,7 +314,7 @@ def build_report(
                 requests=r["requests"],
                 compared=r["compared"],
                 matched=r["matched"],
-                noise=r["noise"],
+                noise=r["noise"] + fix.noise,
                 mismatches=r["mismatches"],
                 not_compared=r["not_compared"],
                 dropped=r["dropped"],
@@ -310,6 +323,7 @@ def build_report(
                 fields=shown,
                 suggestions=noise.suggestions(already_ignored=rules.rules.ignore),
                 hidden=len(fields) - len(kept),
+                unconfirmed=fix.unconfirmed,
             )
         )
     reports.sort(key=lambda r: (-r.worst, -r.mismatched, r.route))

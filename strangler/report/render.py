@@ -71,7 +71,7 @@ def _summary_row(r: RouteReport) -> list[str]:
         str(r.compared),
         _pct(r.matched + r.noise, r.compared),
         str(r.noise),
-        _counts(r.mismatches),
+        _counts(r.mismatches) + (f" ({r.unconfirmed} unconfirmed)" if r.unconfirmed else ""),
         _counts(r.not_compared),
         _counts(r.dropped),
         f"{_ms(lat['legacy'].p50)} / {_ms(lat['legacy'].p99)}",

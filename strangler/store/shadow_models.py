@@ -52,6 +52,9 @@ class ShadowMinuteRow(Base):
     dropped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     legacy_ms: Mapped[list[Any]] = mapped_column(JSON, default=list)
     new_ms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The mismatched exchanges by the set of fields they differed in:
+    # {"$.at\n$.id": [count, worst severity]}; bounded per row (the rest under "*").
+    signatures: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ShadowFieldRow(Base):

@@ -21,13 +21,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from shadow.histogram import LatencyHistogram
+from shadow.signatures import Signatures, reclassify_counts
 from strangler.metrics import LATENCY_BUCKETS, p99_from_buckets
 from strangler.records import SideTotals, TrafficPoint, WindowStats
 from strangler.store.repository import Store
 from strangler.store.shadow_models import ShadowFieldRow, ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
 
-__all__ = ["SideTotals", "TrafficPoint", "served_totals", "served_trend", "window_stats"]
+__all__ = [
+    "SideTotals",
+    "TrafficPoint",
+    "field_counts",
+    "served_totals",
+    "served_trend",
+    "window_stats",
+]
 
 
 @dataclass
@@ -37,6 +45,8 @@ class _Acc:
     noise: int = 0
     mismatched: int = 0
     auth_refused: int = 0
+    noise_samples: int = 0
+    signatures: Signatures = field(default_factory=Signatures)
     shadow_ms: dict[str, LatencyHistogram] = field(
         default_factory=lambda: {"legacy": LatencyHistogram(), "new": LatencyHistogram()}
     )
@@ -111,8 +121,11 @@ def window_stats(
                 + ShadowMinuteRow.mismatch_added,
                 ShadowMinuteRow.legacy_ms,
                 ShadowMinuteRow.new_ms,
+                ShadowMinuteRow.noise_samples,
+                ShadowMinuteRow.signatures,
             ).where(*shadow_where)
         ).all()
+
         refused = s.execute(
             select(ShadowFieldRow.route, func.sum(ShadowFieldRow.mismatches))
             .where(*auth_where)
@@ -127,14 +140,17 @@ def window_stats(
                 TrafficMinuteRow.latency,
             ).where(*served_where)
         ).all()
-    for route, compared, matched, noise, mismatched, legacy_ms, new_ms in shadow:
+    for route, compared, matched, noise, mismatched, legacy_ms, new_ms, samples, sigs in shadow:
         a = acc[route]
         a.compared += compared or 0
         a.matched += matched or 0
         a.noise += noise or 0
         a.mismatched += mismatched or 0
+        a.noise_samples += samples or 0
+        a.signatures.merge_json(sigs)
         a.shadow_ms["legacy"].merge(legacy_ms or [])
         a.shadow_ms["new"].merge(new_ms or [])
+    _correct_early_verdicts(acc, field_counts(store, lo, until, routes))
     for route, count in refused:
         acc[route].auth_refused += int(count or 0)
     for route, side, requests, errors, latency in served:
@@ -172,3 +188,50 @@ def served_trend(store: Store, since: datetime, until: datetime) -> list[Traffic
             points.append(TrafficPoint(day, totals.legacy, totals.new))
         day = end
     return points
+
+
+def field_counts(
+    store: Store,
+    since: datetime,
+    until: datetime | None = None,
+    routes: Collection[str] | None = None,
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per route and field, how often it differed ``(legacy vs legacy, legacy vs new)``
+    from the minute of ``since`` (to ``until``): what noise learning decides from."""
+    where = [ShadowFieldRow.minute >= _floor(since)]
+    if until is not None:
+        where.append(ShadowFieldRow.minute <= until)
+    if routes is not None:
+        where.append(ShadowFieldRow.route.in_(sorted(routes)))
+    out: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                ShadowFieldRow.route,
+                ShadowFieldRow.field,
+                func.sum(ShadowFieldRow.legacy_legacy),
+                func.sum(ShadowFieldRow.legacy_new),
+            )
+            .where(*where)
+            .group_by(ShadowFieldRow.route, ShadowFieldRow.field)
+        ).all()
+    for route, name, legacy_legacy, legacy_new in rows:
+        out[route][name] = (int(legacy_legacy or 0), int(legacy_new or 0))
+    return dict(out)
+
+
+def _correct_early_verdicts(
+    acc: dict[str, _Acc], counts: dict[str, dict[str, tuple[int, int]]]
+) -> None:
+    """Exchanges counted as mismatches before their fields were learned as noise count as
+    noise (the same correction the shadow report makes: see ``shadow.signatures``)."""
+    for route, a in acc.items():
+        fix = reclassify_counts(
+            a.signatures.to_json(),
+            counts.get(route, {}),
+            samples=a.noise_samples,
+            compared=a.compared,
+        )
+        moved = min(fix.noise, a.mismatched)
+        a.mismatched -= moved
+        a.noise += moved

@@ -32,6 +32,7 @@ from strangler.report import build_report
 from strangler.shadowing import attach_shadow
 from strangler.store import Store
 from strangler.store.shadow_models import ShadowExchangeRow
+from strangler.store.traffic import window_stats
 from tests.conftest import start_server
 
 #: route path -> (field, kind) the report must show; None: no regression (noise only)
@@ -128,6 +129,8 @@ class Found:
     reported: dict[str, set[tuple[str, str]]]
     legacy_calls: int
     requests: int
+    match_rates: dict[str, float | None]  # the report's, per route path
+    parity: dict[str, float | None]  # what readiness judges, per route path
 
     def recall(self) -> float:
         wanted = [(r, e) for r, e in EXPECTED.items() if e is not None]
@@ -220,4 +223,8 @@ def _read(store: Store, legacy_calls: int, requests: int) -> Found:
                     reported.setdefault(row.route.split(" ", 1)[1], set()).add(
                         (d.get("field", ""), d.get("kind", ""))
                     )
-    return Found(reported, legacy_calls, requests)
+    rates = {r.route.split(" ", 1)[1]: r.match_rate for r in report.routes}
+    now = datetime.now(UTC)
+    stats = window_stats(store, now - timedelta(hours=1), now)
+    parity = {route.split(" ", 1)[1]: w.parity for route, w in stats.items()}
+    return Found(reported, legacy_calls, requests, rates, parity)
