@@ -74,8 +74,8 @@ def echoed_headers(a: dict[Any, Any], b: dict[Any, Any], path: list[Concrete]) -
     """Whether two objects are the same HTTP header map spelled in another case.
 
     Header names are case-insensitive (RFC 9110), and frameworks echo them in their own
-    case (``Content-Type`` / ``content-type``): an object named ``headers``, or keyed mostly
-    by well-known header names, whose keys differ only in case is compared by lower-cased
+    case (``Content-Type`` / ``content-type``): an object named ``headers``, or keyed only or
+    mostly by well-known header names, whose keys differ only in case is compared by lower-cased
     keys. Anywhere else a key's case is part of the API, and its change is reported.
     """
     lower_a = {str(k).lower() for k in a}
@@ -89,7 +89,7 @@ def echoed_headers(a: dict[Any, Any], b: dict[Any, Any], path: list[Concrete]) -
         return True
     both = lower_a | lower_b
     known = sum(1 for k in both if k in _HEADER_NAMES)
-    return known >= 2 and 2 * known >= len(both)
+    return known == len(both) or (known >= 2 and 2 * known >= len(both))
 
 
 class _Full(Exception):
