@@ -54,6 +54,19 @@ class Recorder:
         self.delta_samples: dict[str, list[float]] = {}
         self.delta_seen: dict[str, int] = {}
         self.delta_statuses: dict[str, dict[str, int]] = {}
+        # this block's latencies (ms) per route, and each finished block's (p50, p95, count)
+        self.block: dict[str, list[float]] = {}
+        self.blocks: dict[str, list[list[float]]] = {}
+
+    def end_block(self) -> None:
+        """Close the current block: keep its p50 and p95 per route (what the gate pairs)."""
+        for name, values in self.block.items():
+            if values:
+                values.sort()
+                self.blocks.setdefault(name, []).append(
+                    [_percentile(values, 0.5), _percentile(values, 0.95), len(values)]
+                )
+        self.block = {}
 
     def on_request(self, name: str, response_time: float, response: Any = None, **kw: Any) -> None:
         status = str(int(getattr(response, "status_code", 0) or 0))
@@ -63,6 +76,7 @@ class Recorder:
             counts[status] = counts.get(status, 0) + 1
         if kw.get("exception") is None:
             self.add(self.samples, self.seen, name, float(response_time))
+            self._in_block(name, float(response_time))
             self.add(self.delta_samples, self.delta_seen, name, float(response_time))
 
     def add(
@@ -79,6 +93,11 @@ class Recorder:
             if slot < self.cap:
                 kept[slot] = value
 
+    def _in_block(self, name: str, value: float) -> None:
+        kept = self.block.setdefault(name, [])
+        if len(kept) < self.cap:
+            kept.append(value)
+
     def take_delta(self) -> dict[str, Any]:
         """What a worker sends its master with each report (then starts afresh)."""
         data = {"samples": self.delta_samples, "statuses": self.delta_statuses}
@@ -91,6 +110,7 @@ class Recorder:
         for name, values in ours.get("samples", {}).items():
             for value in values:
                 self.add(self.samples, self.seen, name, float(value))
+                self._in_block(name, float(value))
         for name, counts in ours.get("statuses", {}).items():
             mine = self.statuses.setdefault(name, {})
             for status, n in counts.items():
@@ -138,6 +158,7 @@ def _route_figures(tally: Tally, recorder: Recorder) -> list[dict[str, Any]]:
                 "max": agg.max_response_time if agg and requests else None,
                 "statuses": recorder.statuses.get(name, {}),
                 "samples": [round(v, 3) for v in recorder.samples.get(name, [])],
+                "blocks": recorder.blocks.get(name, []),
             }
         )
     return out
@@ -199,6 +220,7 @@ def _drive(
         if master:
             gevent.sleep(WORKER_REPORT_INTERVAL + 0.5)  # the workers' last reports
         tally.add_block(env.stats, block_seconds, time.process_time() - cpu_start)
+        recorders[index].end_block()
     for target, tally, recorder in zip(targets, tallies, recorders, strict=True):
         cpu = tally.cpu_seconds / tally.seconds * 100 if tally.seconds > 0 else 0.0
         if master:

@@ -5,8 +5,14 @@ alternating blocks (so load drift on the machine hits both alike). New passes wh
 
 - its failure rate is not higher than legacy's by more than ``failure_tolerance``
   (absolute: 0.01 = one percentage point), and
-- its latency is not worse: a one-sided Mann-Whitney U test ("new slower than legacy") on
-  the sampled latencies of successful requests, as Kayenta judges canaries. New fails only
+- its latency is not worse. With at least six interleaved blocks per side (the default
+  runs), each new block is paired with the legacy block run next to it, so the machine's
+  drift is in both and cancels in their ratio: new fails when a one-sided Wilcoxon
+  signed-rank test on the per-pair log ratios says its p50 (or p95) exceeds legacy's by
+  more than the tolerance (``p < alpha``) and the typical gap exceeds
+  ``latency_floor_ms``. Otherwise (one side after the other, or short runs): a one-sided
+  Mann-Whitney U test ("new slower than legacy") on the sampled latencies of successful
+  requests, as Kayenta judges canaries. New fails only
   when the test is significant (``p < alpha``) *and* the effect is beyond tolerance: its
   median more than ``latency_tolerance`` above legacy's, or its p95 more than
   ``tail_tolerance`` above, and by more than ``latency_floor_ms`` (sub-millisecond
@@ -124,6 +130,13 @@ def judge_route(
         legacy_sample_p95=round(old_p95, 3),
         new_sample_p95=round(new_p95, 3),
     )
+    paired = _paired_blocks(legacy, new, settings)
+    if paired is not None:
+        found, said = paired
+        figures.update(found)
+        blockers.extend(b for b in said if b.startswith("latency"))
+        notes.extend(n for n in said if not n.startswith("latency"))
+        return RouteVerdict(route, not blockers, tuple(blockers), tuple(notes), figures)
     significant = p_value < settings.alpha
     too_slow = []
     floor = settings.latency_floor_ms
@@ -155,6 +168,57 @@ def judge_route(
             + f") but not significantly (Mann-Whitney U p={p_value:.2g} >= {settings.alpha:g})"
         )
     return RouteVerdict(route, not blockers, tuple(blockers), tuple(notes), figures)
+
+
+MIN_BLOCK_PAIRS = 6
+"""Interleaved blocks needed per side for the paired judgement (else Mann-Whitney alone)."""
+
+
+def _paired_blocks(
+    legacy: RouteResult, new: RouteResult, settings: LoadSettings
+) -> tuple[dict[str, Any], list[str]] | None:
+    """Judge latency on the interleaved blocks, each new block against the legacy block
+    run next to it: the machine's drift is in both, so it cancels in their ratio.
+
+    New fails when a one-sided Wilcoxon signed-rank test on the per-pair log ratios says
+    its p50 (or p95) is above legacy's *by more than the tolerance* (``p < alpha``), and
+    the typical gap exceeds ``latency_floor_ms``. Identical services then pass whatever
+    the load does, and a real slowdown beyond tolerance fails even on a noisy machine.
+    """
+    pairs = [
+        (old, fresh)
+        for old, fresh in zip(legacy.blocks, new.blocks, strict=False)
+        if old[2] >= 5 and fresh[2] >= 5
+    ]
+    if len(pairs) < MIN_BLOCK_PAIRS:
+        return None
+    from scipy.stats import wilcoxon
+
+    figures: dict[str, Any] = {"block_pairs": len(pairs)}
+    said: list[str] = []
+    checks = (("p50", 0, settings.latency_tolerance), ("p95", 1, settings.tail_tolerance))
+    for name, i, tolerance in checks:
+        logs = np.log([max(f[i], 1e-3) / max(o[i], 1e-3) for o, f in pairs])
+        gap = float(np.median([f[i] - o[i] for o, f in pairs]))
+        ratio = float(np.exp(np.median(logs)))
+        excess = logs - math.log1p(tolerance)
+        p_value = (
+            1.0 if not np.any(excess) else float(wilcoxon(excess, alternative="greater").pvalue)
+        )
+        figures[f"paired_{name}_ratio"] = round(ratio, 4)
+        figures[f"paired_{name}_p_value"] = p_value
+        line = (
+            f"new {name} x{ratio:.2f} of legacy's over {len(pairs)} interleaved block pairs "
+            f"(tolerance x{1 + tolerance:.2f})"
+        )
+        if p_value < settings.alpha and gap > settings.latency_floor_ms:
+            said.append(
+                f"latency: {line}; Wilcoxon signed-rank p={p_value:.2g} < {settings.alpha:g} "
+                "(beyond the tolerance)"
+            )
+        elif ratio > 1 + tolerance:
+            said.append(f"{line}, but not surely beyond it (p={p_value:.2g})")
+    return figures, said
 
 
 def _figures(legacy: RouteResult | None, new: RouteResult | None) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class RouteResult:
     max: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     samples: tuple[float, ...] = ()
+    # one (p50, p95, samples) per interleaved block, in running order: the gate pairs them
+    blocks: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def failure_rate(self) -> float:
@@ -50,6 +52,9 @@ class RouteResult:
             max=_opt(data.get("max")),
             statuses={str(k): int(v) for k, v in (data.get("statuses") or {}).items()},
             samples=tuple(float(v) for v in data.get("samples", ())),
+            blocks=tuple(
+                (float(b[0]), float(b[1]), int(b[2])) for b in data.get("blocks", ()) or ()
+            ),
         )
 
     def to_json(self, *, samples: bool = False) -> dict[str, Any]:

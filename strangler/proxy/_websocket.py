@@ -326,7 +326,7 @@ class WebSocketRelay:
                 max_size=MAX_MESSAGE,
             )
         except InvalidStatus as exc:
-            raise self._refused(backend, route, exc) from None
+            raise self._refused(backend, route, exc, headers) from None
         except TimeoutError:
             raise UpstreamTimeout(
                 backend.name, route.key, "no answer to the WebSocket handshake within the timeout"
@@ -336,19 +336,31 @@ class WebSocketRelay:
                 backend.name, route.key, handshake_problem(exc, backend=backend.name)
             ) from exc
         except (WebSocketException, OSError, ValueError) as exc:
-            if isinstance(exc.__cause__, InvalidStatus):  # a redirect it would not follow
-                raise self._refused(backend, route, exc.__cause__) from None
+            # A redirect websockets would not follow (another host, or an http:// Location
+            # it cannot read as a WebSocket URI) arrives as the cause or the context.
+            status = exc.__cause__ or exc.__context__
+            if isinstance(status, InvalidStatus):
+                raise self._refused(backend, route, status, headers) from None
             raise UpstreamError(
                 backend.name, route.key, f"invalid answer to the WebSocket handshake: {exc}"
             ) from exc
 
-    def _refused(self, backend: HTTPBackend, route: Route, exc: InvalidStatus) -> HandshakeRefused:
+    def _refused(
+        self,
+        backend: HTTPBackend,
+        route: Route,
+        exc: InvalidStatus,
+        forwarded: list[tuple[bytes, bytes]],
+    ) -> HandshakeRefused:
+        """The backend's refusal as the client gets it: a redirect naming the backend's own
+        URL points at the URL the client used (``forwarded``: the handshake's headers)."""
         response = exc.response
         raw = [
             (k.lower().encode("latin-1"), v.encode("latin-1"))
             for k, v in response.headers.raw_items()
         ]
-        headers = [(k, v) for k, v in self._policy.response(raw) if k not in _OWN_HOP]
+        answer = self._policy.client_urls(self._policy.response(raw), forwarded)
+        headers = [(k, v) for k, v in answer if k not in _OWN_HOP]
         return HandshakeRefused(
             backend.name, route.key, response.status_code, headers, bytes(response.body or b"")
         )

@@ -92,3 +92,49 @@ def test_the_gate_passes_only_when_every_route_passes() -> None:
     same = TargetResult("new", "http://n", 2.0, 5, (route(5.0, seed=2),))
     assert judge(fast, same, SETTINGS).passed
     assert not judge(fast, TargetResult("new", "http://n", 2.0, 5, ()), SETTINGS).passed
+
+
+def _drifting(factor: float, seed: int, blocks: int = 8) -> tuple[RouteResult, RouteResult]:
+    """Legacy and new run in alternating blocks while the machine's load swings 1x-6x:
+    every block's latencies are scaled by the load of its moment, new's by ``factor`` more
+    (with the ordinary jitter of two processes)."""
+    rng = np.random.default_rng(seed)
+    sides: list[list[float]] = [[], []]
+    figures: list[list[tuple[float, float, int]]] = [[], []]
+    for b in range(blocks):
+        load = 1 + 5 * (0.5 + 0.5 * np.sin(b))  # the same wave for both sides
+        for side, scale in ((0, 1.0), (1, factor * rng.uniform(0.93, 1.07))):
+            drawn = sorted(rng.lognormal(np.log(2.0 * load * scale), 0.3, 120))
+            sides[side] += drawn
+            figures[side].append((drawn[60], drawn[114], len(drawn)))
+    out = []
+    for side in (0, 1):
+        ordered = sorted(sides[side])
+        out.append(
+            RouteResult(
+                "GET /a", len(ordered), 0, 100.0, ordered[len(ordered) // 2],
+                ordered[int(len(ordered) * 0.95)], ordered[-1],
+                samples=tuple(ordered), blocks=tuple(figures[side]),
+            )
+        )  # fmt: skip
+    return out[0], out[1]
+
+
+def test_interleaved_blocks_pass_identical_sides_whatever_the_load_does() -> None:
+    passed = 0
+    for seed in range(20):
+        legacy, new = _drifting(1.0, seed)
+        verdict = judge_route("GET /a", legacy, new, SETTINGS)
+        passed += verdict.passed
+        assert verdict.figures["block_pairs"] == 8
+    assert passed == 20
+
+
+def test_interleaved_blocks_fail_a_30_percent_slowdown_with_the_paired_figures() -> None:
+    for seed in range(20):
+        legacy, new = _drifting(1.3, seed)
+        verdict = judge_route("GET /a", legacy, new, SETTINGS)
+        assert not verdict.passed, seed
+        assert "interleaved block pairs" in verdict.blockers[0]
+        assert "Wilcoxon" in verdict.blockers[0]
+        assert 1.2 < verdict.figures["paired_p50_ratio"] < 1.4

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -160,6 +161,22 @@ def test_backend_refusal_reaches_the_client(ws_proxied: Callable[..., WsProxied]
     labels = {"route": "GET /ws/private", "mode": "new", "side": "new"}
     assert p.metric("strangler_websocket_sessions_total", outcome="refused", **labels) == 1
     assert p.metric("strangler_websocket_sessions_total", outcome="accepted", **labels) == 1
+
+
+def test_a_refusal_redirecting_to_the_backend_points_at_the_proxy(
+    ws_proxied: Callable[..., WsProxied],
+) -> None:
+    p = ws_proxied([{"route": "GET /ws/moved", "mode": "new"}])
+    proxy_http = p.url.replace("ws://", "http://")
+    handshake = {  # by hand: a WebSocket client would follow the redirect itself
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    answer = httpx.get(f"{proxy_http}/ws/moved", headers=handshake, timeout=WAIT)
+    assert answer.status_code == 307  # the backend's refusal, not a 502
+    assert answer.headers["location"] == f"{proxy_http}/ws/echo"
 
 
 # -- close codes -----------------------------------------------------------------------------

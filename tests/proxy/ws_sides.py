@@ -3,6 +3,8 @@
 - ``/ws/private``: refuses the handshake with ``401 login first`` unless an
   ``Authorization`` header came (the denial goes through uvicorn's
   ``websocket.http.response`` extension)
+- ``/ws/moved``: refuses the handshake with ``307`` to ``/ws/echo`` on its own URL (the
+  absolute URL a framework builds from the ``Host`` it got)
 - ``/ws/{anything}``: accepts, choosing ``chat.v2`` or else ``chat.v1`` if the client
   offered it, and sets a cookie in its handshake answer; then echoes each text message as
   ``"<side>:<text>"`` and each binary one as ``b"<side>:" + bytes``. The text
@@ -47,6 +49,7 @@ class WsSide:
         self.app = Starlette(
             routes=[
                 WebSocketRoute("/ws/private", self._private),
+                WebSocketRoute("/ws/moved", self._moved),
                 WebSocketRoute("/ws/{rest:path}", self._echo),
             ]
         )
@@ -61,6 +64,13 @@ class WsSide:
             await ws.send_denial_response(PlainTextResponse("login first", status_code=401))
             return
         await self._echo_after_accept(ws, None)
+
+    async def _moved(self, ws: WebSocket) -> None:
+        self._record(ws)
+        host, port = ws.scope["server"]
+        moved = PlainTextResponse("moved", status_code=307)
+        moved.headers["location"] = f"http://{host}:{port}/ws/echo"
+        await ws.send_denial_response(moved)
 
     async def _echo(self, ws: WebSocket) -> None:
         self._record(ws)
