@@ -20,14 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from parity_tests.record import RecordReport, sample, write_sample
 from shadow.corpus import CorpusEntry
 from shadow.exchange import CapturedRequest, CapturedResponse
 from strangler import StoreError
 from strangler.config import Config
 from strangler.store import Store
+from strangler.store.shadow import exchanges_from
 from strangler.store.shadow_models import ShadowExchangeRow
 
 __all__ = ["record_from_store", "stored_exchanges"]
@@ -69,20 +68,11 @@ def _entry(row: ShadowExchangeRow) -> CorpusEntry | None:
 
 def stored_exchanges(store: Store, *, since: float | None = None) -> Iterator[CorpusEntry]:
     """The stored exchanges that can be replayed, oldest first (``since``: seconds back)."""
-    query = select(ShadowExchangeRow).order_by(ShadowExchangeRow.id)
-    if since is not None:
-        query = query.where(ShadowExchangeRow.at >= datetime.now(UTC) - timedelta(seconds=since))
-    last = 0
-    while True:
-        with store.session() as s:
-            rows = s.scalars(query.where(ShadowExchangeRow.id > last).limit(_BATCH)).all()
-        if not rows:
-            return
-        for row in rows:
-            entry = _entry(row)
-            if entry is not None:
-                yield entry
-        last = rows[-1].id
+    start = datetime.now(UTC) - timedelta(seconds=since) if since is not None else None
+    for row in exchanges_from(store, start, batch=_BATCH):
+        entry = _entry(row)
+        if entry is not None:
+            yield entry
 
 
 def record_from_store(

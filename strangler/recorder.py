@@ -36,17 +36,22 @@ from time import monotonic
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
 
 from shadow.exchange import CapturedResponse, Headers
 from shadow.histogram import LatencyHistogram
 from shadow.noise import FieldCounts, RouteNoise
 from shadow.runner import ShadowResult
-from shadow.signatures import Signatures
 from shadow.verdict import Difference
 from strangler._errors import StoreError
 from strangler.store import Store
-from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
+from strangler.store.shadow import (
+    SEVERITY_RANK,
+    FieldTally,
+    MinuteCounts,
+    noise_totals,
+    write_shadow,
+)
+from strangler.store.shadow_models import ShadowExchangeRow
 from strangler.store.traffic import field_counts
 
 __all__ = ["Recorder", "default_instance", "load_noise"]
@@ -66,43 +71,16 @@ def default_instance() -> str:
 
 
 @dataclass(slots=True)
-class _Minute:
-    requests: int = 0
-    compared: int = 0
-    matched: int = 0
-    noise: int = 0
-    mismatch: dict[str, int] = field(default_factory=dict)
-    noise_samples: int = 0
-    not_compared: dict[str, int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)
-    legacy: LatencyHistogram = field(default_factory=LatencyHistogram)
-    new: LatencyHistogram = field(default_factory=LatencyHistogram)
-    signatures: Signatures = field(default_factory=Signatures)
-
-
-@dataclass(slots=True)
-class _Field:
-    severity: str = ""
-    mismatches: int = 0
-    noise: int = 0
-    legacy_new: int = 0
-    legacy_legacy: int = 0
-
-
-_SEVERITY_RANK = {"": 0, "added": 1, "value": 2, "schema": 3, "status": 4}
-
-
-@dataclass(slots=True)
 class _Batch:
-    minutes: dict[tuple[str, datetime], _Minute] = field(default_factory=dict)
-    fields: dict[tuple[str, datetime, str], _Field] = field(default_factory=dict)
+    minutes: dict[tuple[str, datetime], MinuteCounts] = field(default_factory=dict)
+    fields: dict[tuple[str, datetime, str], FieldTally] = field(default_factory=dict)
     samples: list[ShadowExchangeRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.minutes or self.fields or self.samples)
 
 
-def _side_hist(minute: _Minute, side: str) -> LatencyHistogram:
+def _side_hist(minute: MinuteCounts, side: str) -> LatencyHistogram:
     return minute.legacy if side == "legacy" else minute.new
 
 
@@ -272,11 +250,11 @@ class Recorder:
                 next_flush = monotonic() + self._interval
 
     @staticmethod
-    def _minute(batch: _Batch, route: str, at: datetime) -> _Minute:
+    def _minute(batch: _Batch, route: str, at: datetime) -> MinuteCounts:
         key = (route, at.replace(second=0, microsecond=0))
         found = batch.minutes.get(key)
         if found is None:
-            found = batch.minutes[key] = _Minute()
+            found = batch.minutes[key] = MinuteCounts()
         return found
 
     def _absorb(self, result: ShadowResult, batch: _Batch) -> None:
@@ -308,13 +286,13 @@ class Recorder:
             batch.samples.append(self._row(result))
 
     def _count_fields(
-        self, result: ShadowResult, batch: _Batch, minute_at: datetime, minute: _Minute
+        self, result: ShadowResult, batch: _Batch, minute_at: datetime, minute: MinuteCounts
     ) -> None:
-        def slot(name: str) -> _Field:
+        def slot(name: str) -> FieldTally:
             key = (result.route, minute_at, name[:FIELD_LENGTH])
             found = batch.fields.get(key)
             if found is None:
-                found = batch.fields[key] = _Field()
+                found = batch.fields[key] = FieldTally()
             return found
 
         verdict = result.verdict
@@ -323,7 +301,7 @@ class Recorder:
             f.mismatches += 1
             f.legacy_new += 1
             label = d.severity.label
-            if _SEVERITY_RANK[label] > _SEVERITY_RANK[f.severity]:
+            if SEVERITY_RANK[label] > SEVERITY_RANK[f.severity]:
                 f.severity = label
         for name in {d.field or d.path for d in verdict.noise}:
             f = slot(name)
@@ -402,12 +380,7 @@ class Recorder:
             batch.fields.clear()
             return
         try:
-            with self.store.session() as s:
-                for (route, minute_at), m in batch.minutes.items():
-                    self._upsert_minute(s, route, minute_at, m)
-                for (route, minute_at, name), f in batch.fields.items():
-                    self._upsert_field(s, route, minute_at, name, f)
-                s.add_all(batch.samples)
+            write_shadow(self.store, self.instance, batch.minutes, batch.fields, batch.samples)
         except (StoreError, OSError) as exc:
             self.store_failures += 1
             if self.store_failures == 1 or self.store_failures % 60 == 0:
@@ -424,93 +397,6 @@ class Recorder:
         batch.minutes.clear()
         batch.fields.clear()
 
-    def _upsert_minute(self, s: Any, route: str, minute_at: datetime, m: _Minute) -> None:
-        row = s.scalars(
-            select(ShadowMinuteRow).where(
-                ShadowMinuteRow.route == route,
-                ShadowMinuteRow.minute == minute_at,
-                ShadowMinuteRow.instance == self.instance,
-            )
-        ).first()
-        if row is None:
-            row = ShadowMinuteRow(
-                route=route,
-                minute=minute_at,
-                instance=self.instance,
-                requests=0,
-                compared=0,
-                matched=0,
-                noise=0,
-                mismatch_status=0,
-                mismatch_schema=0,
-                mismatch_value=0,
-                mismatch_added=0,
-                noise_samples=0,
-                not_compared={},
-                dropped={},
-                legacy_ms=[],
-                new_ms=[],
-            )
-            s.add(row)
-        row.requests += m.requests
-        row.compared += m.compared
-        row.matched += m.matched
-        row.noise += m.noise
-        row.mismatch_status += m.mismatch.get("status", 0)
-        row.mismatch_schema += m.mismatch.get("schema", 0)
-        row.mismatch_value += m.mismatch.get("value", 0)
-        row.mismatch_added += m.mismatch.get("added", 0)
-        row.noise_samples += m.noise_samples
-        row.not_compared = _add(row.not_compared, m.not_compared)
-        row.dropped = _add(row.dropped, m.dropped)
-        legacy = LatencyHistogram(row.legacy_ms)
-        legacy.merge(m.legacy)
-        row.legacy_ms = legacy.to_list()
-        new = LatencyHistogram(row.new_ms)
-        new.merge(m.new)
-        row.new_ms = new.to_list()
-        if m.signatures:
-            merged = Signatures()
-            merged.merge_json(row.signatures)
-            merged.merge_json(m.signatures.to_json())
-            row.signatures = merged.to_json()
-
-    def _upsert_field(self, s: Any, route: str, minute_at: datetime, name: str, f: _Field) -> None:
-        row = s.scalars(
-            select(ShadowFieldRow).where(
-                ShadowFieldRow.route == route,
-                ShadowFieldRow.minute == minute_at,
-                ShadowFieldRow.instance == self.instance,
-                ShadowFieldRow.field == name,
-            )
-        ).first()
-        if row is None:
-            row = ShadowFieldRow(
-                route=route,
-                minute=minute_at,
-                instance=self.instance,
-                field=name,
-                severity="",
-                mismatches=0,
-                noise=0,
-                legacy_new=0,
-                legacy_legacy=0,
-            )
-            s.add(row)
-        if _SEVERITY_RANK.get(f.severity, 0) > _SEVERITY_RANK.get(row.severity, 0):
-            row.severity = f.severity
-        row.mismatches += f.mismatches
-        row.noise += f.noise
-        row.legacy_new += f.legacy_new
-        row.legacy_legacy += f.legacy_legacy
-
-
-def _add(stored: dict[str, Any] | None, more: dict[str, int]) -> dict[str, int]:
-    out = {k: int(v) for k, v in (stored or {}).items()}
-    for k, v in more.items():
-        out[k] = out.get(k, 0) + v
-    return out
-
 
 def load_noise(store: Store, since: timedelta = timedelta(days=1)) -> dict[str, RouteNoise]:
     """Noise statistics per route learned by every process in the window (for a new runner).
@@ -518,19 +404,10 @@ def load_noise(store: Store, since: timedelta = timedelta(days=1)) -> dict[str, 
     Raises :class:`~strangler.StoreError` when the store cannot be read.
     """
     start = datetime.now(UTC) - since
-    out: dict[str, RouteNoise] = {}
-    with store.session() as s:
-        totals = s.execute(
-            select(
-                ShadowMinuteRow.route,
-                func.sum(ShadowMinuteRow.compared),
-                func.sum(ShadowMinuteRow.noise_samples),
-            )
-            .where(ShadowMinuteRow.minute >= start)
-            .group_by(ShadowMinuteRow.route)
-        ).all()
-        for route, compared, samples in totals:
-            out[route] = RouteNoise(compared=int(compared or 0), samples=int(samples or 0))
+    out = {
+        route: RouteNoise(compared=compared, samples=samples)
+        for route, (compared, samples) in noise_totals(store, start).items()
+    }
     for route, fields in field_counts(store, start).items():
         stats = out.setdefault(route, RouteNoise())
         for name, (legacy_legacy, legacy_new) in fields.items():

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
 
 from strangler._errors import StranglerError
 from strangler._tasks import cancel
@@ -39,7 +38,7 @@ from strangler.metrics import LATENCY_BUCKETS
 from strangler.rollback_monitor import read_counters
 from strangler.rollout.rollback import RouteCounters, SideCounters
 from strangler.store import Store
-from strangler.store.traffic_models import TrafficMinuteRow
+from strangler.store.traffic import write_traffic
 
 __all__ = ["TrafficDelta", "TrafficRecorder", "bucket_counts"]
 
@@ -163,40 +162,11 @@ class TrafficRecorder:
             return True
 
     def _write(self, rows: Mapping[tuple[str, datetime, str], TrafficDelta]) -> None:
-        with self.store.session() as s:
-            for (route, minute, side), d in rows.items():
-                row = s.scalars(
-                    select(TrafficMinuteRow).where(
-                        TrafficMinuteRow.route == route,
-                        TrafficMinuteRow.minute == minute,
-                        TrafficMinuteRow.instance == self.instance,
-                        TrafficMinuteRow.side == side,
-                    )
-                ).first()
-                if row is None:
-                    s.add(
-                        TrafficMinuteRow(
-                            route=route,
-                            minute=minute,
-                            instance=self.instance,
-                            side=side,
-                            served=d.served,
-                            requests=d.requests,
-                            errors=d.errors,
-                            latency=list(d.latency),
-                        )
-                    )
-                    continue
-                row.served += d.served
-                row.requests += d.requests
-                row.errors += d.errors
-                row.latency = [a + b for a, b in zip(_pad(row.latency), d.latency, strict=True)]
-
-
-def _pad(values: list[int] | None) -> list[int]:
-    size = len(LATENCY_BUCKETS) + 1
-    got = [int(v) for v in (values or [])][:size]
-    return got + [0] * (size - len(got))
+        write_traffic(
+            self.store,
+            self.instance,
+            {key: (d.served, d.requests, d.errors, tuple(d.latency)) for key, d in rows.items()},
+        )
 
 
 def _merge(a: TrafficDelta | None, b: TrafficDelta) -> TrafficDelta:

@@ -191,3 +191,69 @@ def test_strangler_never_reaches_into_the_packages_built_on_it() -> None:
             ):
                 found.append(f"{name}: {ast.unparse(node)}")
     assert found == []
+
+
+PACKAGES = ("strangler", "shadow", "migrations", "parity_tests", "load")
+
+# The migrations package works on the user's own legacy and new databases (reflection,
+# keyset reads, upserts, checksums) and keeps its job log in the tables it owns: that is
+# SQL by nature, and stays there. Everything else reaches a database through the store.
+SQL_OUTSIDE_THE_STORE = {
+    "migrations/backfill.py",
+    "migrations/canonical.py",
+    "migrations/checksum.py",
+    "migrations/keys.py",
+    "migrations/mapping.py",
+    "migrations/records.py",
+    "migrations/upsert.py",
+    "migrations/verify.py",
+}
+
+
+def _python_files() -> Iterator[Path]:
+    for package in PACKAGES:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_no_sqlalchemy_import_outside_the_store() -> None:
+    found = []
+    for path in _python_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(("strangler/store/",)) or rel in SQL_OUTSIDE_THE_STORE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            found += [f"{rel}:{node.lineno} {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
+    assert found == []
+
+
+# Still over the limit, being split: this list must only shrink.
+LONG_FUNCTIONS_LEFT = {
+    "load/cli.py:load",
+    "strangler/proxy/_app.py:_http",
+    "strangler/rollout/readiness.py:assess",
+    "migrations/cli.py:backfill_cmd",
+    "strangler/proxy/_websocket.py:_relay",
+    "strangler/backends/_inprocess.py:send",
+    "strangler/cli/_serve_cmds.py:serve",
+    "load/gate.py:judge_route",
+}
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    long = set()
+    for path in _python_files():
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 80:
+                    long.add(f"{rel}:{node.name}")
+    assert long - LONG_FUNCTIONS_LEFT == set()
+    assert LONG_FUNCTIONS_LEFT - long == set(), "split: take it off the list"

@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from strangler.store import Store
-from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow
+from strangler.store.shadow import field_totals, latest_exchange
 
 __all__ = ["Difference", "for_route"]
 
@@ -43,35 +41,20 @@ def for_route(
     store: Store, route: str, *, since: datetime | None = None, limit: int = 50
 ) -> list[Difference]:
     """The route's differing fields (real mismatches first, then noise), most frequent first."""
-    with store.session() as s:
-        q = select(
-            ShadowFieldRow.field,
-            func.max(ShadowFieldRow.severity),
-            func.sum(ShadowFieldRow.mismatches),
-            func.sum(ShadowFieldRow.noise),
-        ).where(ShadowFieldRow.route == route)
-        if since is not None:
-            q = q.where(ShadowFieldRow.minute >= since)
-        rows = s.execute(q.group_by(ShadowFieldRow.field)).all()
-        counted = sorted(
-            ((f, sev or "", int(m or 0), int(n or 0)) for f, sev, m, n in rows if m or n),
-            key=lambda r: (-r[2], -r[3], r[0]),
-        )[:limit]
-        out: list[Difference] = []
-        for name, severity, mismatches, noise in counted:
-            ex = s.scalars(
-                select(ShadowExchangeRow)
-                .where(ShadowExchangeRow.route == route, ShadowExchangeRow.field == name)
-                .order_by(ShadowExchangeRow.id.desc())
-                .limit(1)
-            ).first()
-            legacy = new = "(no sampled exchange)"
-            if ex is not None:
-                primary = _answer(ex.primary_status, ex.primary_body)
-                candidate = _answer(ex.candidate_status, ex.candidate_body, ex.candidate_error)
-                legacy, new = (
-                    (primary, candidate) if ex.primary_side == "legacy" else (candidate, primary)
-                )
-                severity = severity or ex.severity
-            out.append(Difference(name, severity, mismatches, noise, legacy, new))
-        return out
+    counted = sorted(
+        field_totals(store, route, since), key=lambda t: (-t.mismatches, -t.noise, t.field)
+    )[:limit]
+    out: list[Difference] = []
+    for t in counted:
+        severity = t.severity
+        ex = latest_exchange(store, route, t.field)
+        legacy = new = "(no sampled exchange)"
+        if ex is not None:
+            primary = _answer(ex.primary_status, ex.primary_body)
+            candidate = _answer(ex.candidate_status, ex.candidate_body, ex.candidate_error)
+            legacy, new = (
+                (primary, candidate) if ex.primary_side == "legacy" else (candidate, primary)
+            )
+            severity = severity or ex.severity
+        out.append(Difference(t.field, severity, t.mismatches, t.noise, legacy, new))
+    return out

@@ -145,9 +145,9 @@ def _log_config(level: str, redact_fields: tuple[str, ...] = ()) -> dict[str, An
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from strangler.store.urls import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 def register(app: typer.Typer) -> None:

@@ -435,25 +435,10 @@ class Config(Frozen):
     @field_validator("store")
     @classmethod
     def _check_store(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url  # only to validate: the CLI loads it anyway
-        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+        # imported here: reading a config must not load SQLAlchemy for the pure core
+        from strangler.store.urls import check_store_url
 
-        try:
-            url = make_url(value)
-            url.get_dialect()
-        except (ArgumentError, NoSuchModuleError, ValueError):
-            raise ValueError(
-                "a SQLAlchemy URL such as sqlite:///strangler.db or "
-                "postgresql+psycopg://user@host/db"
-            ) from None
-        except ModuleNotFoundError:
-            return value  # a known dialect whose driver is not installed: said when opened
-        if url.get_backend_name() != "sqlite" and not url.host:
-            raise ValueError("a database URL with a host, e.g. postgresql+psycopg://u@host/db")
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            folder = Path(url.database).parent
-            if not folder.is_dir():
-                raise ValueError(f"a SQLite file in an existing folder ({folder} is not one)")
+        check_store_url(value)
         return value
 
     routes: tuple[RouteConfig, ...] = Field(

@@ -9,11 +9,10 @@ mismatches with deepdiff (here, in the CLI process: never in the proxy)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from sqlalchemy import select
 
 from shadow.explain import MAX_EXPLAINED, explain
 from shadow.histogram import LatencyHistogram
@@ -25,11 +24,12 @@ from shadow.noise import (
     field_status,
     rules_block,
 )
-from shadow.rules import Rules, route_rules
+from shadow.rules import CompiledRules, Rules, route_rules
 from shadow.signatures import Signatures, reclassify
 from strangler._errors import ConfigError
 from strangler.config import Config, parse_duration
 from strangler.store import Store
+from strangler.store.shadow import shadow_window
 from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
 
 __all__ = [
@@ -201,133 +201,168 @@ def build_report(
     """
     now = now or datetime.now(UTC)
     start = (now - since).replace(second=0, microsecond=0)
-    with store.session() as s:
-        mq = select(ShadowMinuteRow).where(ShadowMinuteRow.minute >= start)
-        fq = select(ShadowFieldRow).where(ShadowFieldRow.minute >= start)
-        eq = select(ShadowExchangeRow).where(ShadowExchangeRow.at >= start)
-        if route is not None:
-            mq = mq.where(ShadowMinuteRow.route == route)
-            fq = fq.where(ShadowFieldRow.route == route)
-            eq = eq.where(ShadowExchangeRow.route == route)
-        minutes = s.scalars(mq).all()
-        field_rows = s.scalars(fq).all()
-        exchanges = s.scalars(eq.order_by(ShadowExchangeRow.id.desc()).limit(2000)).all()
-        routes: dict[str, dict[str, Any]] = {}
-        for m in minutes:
-            r = routes.setdefault(
-                m.route,
-                {
-                    "requests": 0,
-                    "compared": 0,
-                    "matched": 0,
-                    "noise": 0,
-                    "noise_samples": 0,
-                    "mismatches": dict.fromkeys(SEVERITIES, 0),
-                    "not_compared": {},
-                    "dropped": {},
-                    "legacy": LatencyHistogram(),
-                    "new": LatencyHistogram(),
-                    "signatures": Signatures(),
-                },
-            )
-            r["signatures"].merge_json(m.signatures)
-            for name in ("requests", "compared", "matched", "noise", "noise_samples"):
-                r[name] += getattr(m, name)
-            for sev in SEVERITIES:
-                r["mismatches"][sev] += getattr(m, f"mismatch_{sev}")
-            for name in ("not_compared", "dropped"):
-                for k, v in (getattr(m, name) or {}).items():
-                    r[name][k] = r[name].get(k, 0) + int(v)
-            r["legacy"].merge(m.legacy_ms or [])
-            r["new"].merge(m.new_ms or [])
-        per_field: dict[str, dict[str, list[Any]]] = {}
-        for fr in field_rows:
-            slot = per_field.setdefault(fr.route, {}).setdefault(fr.field, ["", 0, 0, 0, 0])
-            rank = SEVERITIES[::-1].index(fr.severity) if fr.severity in SEVERITIES else -1
-            old = SEVERITIES[::-1].index(slot[0]) if slot[0] in SEVERITIES else -1
-            if rank > old:
-                slot[0] = fr.severity
-            slot[1] += fr.mismatches
-            slot[2] += fr.noise
-            slot[3] += fr.legacy_new
-            slot[4] += fr.legacy_legacy
-        examples: dict[tuple[str, str], ShadowExchangeRow] = {}
-        values: dict[tuple[str, str], Any] = {}
-        for row in exchanges:
-            if row.outcome == "mismatch":
-                for d in row.differences or []:
-                    examples.setdefault((row.route, d.get("field", "")), row)
-            for d in [*(row.differences or []), *(row.noise or [])]:
-                values.setdefault((row.route, d.get("field", "")), d.get("legacy"))
-
-    reports = []
-    explained = 0
-    for name in sorted(routes):
-        r = routes[name]
-        rules = route_rules(config.rules if config else Rules(), _rules_for(config, name))
-        noise = RouteNoise(
-            thresholds=thresholds, compared=r["compared"], samples=r["noise_samples"]
+    window = shadow_window(store, start, route)
+    totals = _route_totals(window.minutes)
+    per_field = _field_totals(window.fields)
+    examples, values = _examples(window.exchanges)
+    budget = _Budget()
+    reports = [
+        _route_report(
+            name,
+            totals[name],
+            per_field.get(name, {}),
+            examples,
+            values,
+            rules=route_rules(config.rules if config else Rules(), _rules_for(config, name)),
+            thresholds=thresholds,
+            top=top,
+            budget=budget,
         )
-        statuses: dict[str, str] = {}
-        for fname, (_, _, _, ln, ll) in per_field.get(name, {}).items():
-            counts = FieldCounts(ll, ln, values.get((name, fname)))
-            noise.fields[fname] = counts
-            statuses[fname] = field_status(
-                counts, samples=r["noise_samples"], compared=r["compared"], thresholds=thresholds
-            )
-        # Exchanges counted as mismatches before their fields were learned as noise.
-        fix = reclassify(r["signatures"].to_json(), statuses.get)
-        for label, count in fix.removed.items():
-            r["mismatches"][label] = max(0, r["mismatches"].get(label, 0) - count)
-        fields = []
-        for fname, (sev, mism, nois, ln, ll) in per_field.get(name, {}).items():
-            moved = min(mism, fix.by_field.get(fname, 0))
-            fields.append(
-                FieldReport(fname, sev, mism - moved, nois + moved, ln, ll, statuses[fname])
-            )
-        fields.sort(key=lambda f: (-_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
-        kept = [
-            f
-            for i, f in enumerate(fields)
-            if top is None or i < top or (f.mismatches and f.severity in ("status", "schema"))
-        ]
-        shown = []
-        for f in kept:
-            sample = examples.get((name, f.field))
-            example = None
-            if sample is not None and f.mismatches:
-                example = _example(sample)
-                if explained < MAX_EXPLAINED:
-                    explained += 1
-                    lines = explain(
-                        sample.primary_body.encode(), sample.candidate_body.encode(), rules
-                    )
-                    example = replace(example, explanation=lines)
-            shown.append(replace(f, example=example))
-        latency = {
-            side: Latency(h.count, h.percentile(50), h.percentile(99))
-            for side, h in (("legacy", r["legacy"]), ("new", r["new"]))
-        }
-        reports.append(
-            RouteReport(
-                route=name,
-                requests=r["requests"],
-                compared=r["compared"],
-                matched=r["matched"],
-                noise=r["noise"] + fix.noise,
-                mismatches=r["mismatches"],
-                not_compared=r["not_compared"],
-                dropped=r["dropped"],
-                noise_samples=r["noise_samples"],
-                latency=latency,
-                fields=shown,
-                suggestions=noise.suggestions(already_ignored=rules.rules.ignore),
-                hidden=len(fields) - len(kept),
-                unconfirmed=fix.unconfirmed,
-            )
-        )
+        for name in sorted(totals)
+    ]
     reports.sort(key=lambda r: (-r.worst, -r.mismatched, r.route))
     return ShadowReport(now, start, store.safe_url, reports)
+
+
+@dataclass(slots=True)
+class _Totals:
+    """One route's minutes summed over the window."""
+
+    requests: int = 0
+    compared: int = 0
+    matched: int = 0
+    noise: int = 0
+    noise_samples: int = 0
+    mismatches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    not_compared: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    legacy: LatencyHistogram = field(default_factory=LatencyHistogram)
+    new: LatencyHistogram = field(default_factory=LatencyHistogram)
+    signatures: Signatures = field(default_factory=Signatures)
+
+
+@dataclass(slots=True)
+class _Budget:
+    """How many more examples may be explained (explaining is the costly part)."""
+
+    left: int = MAX_EXPLAINED
+
+
+def _route_totals(minutes: Iterable[ShadowMinuteRow]) -> dict[str, _Totals]:
+    out: dict[str, _Totals] = {}
+    for m in minutes:
+        t = out.setdefault(m.route, _Totals())
+        t.signatures.merge_json(m.signatures)
+        t.requests += m.requests
+        t.compared += m.compared
+        t.matched += m.matched
+        t.noise += m.noise
+        t.noise_samples += m.noise_samples
+        for sev in SEVERITIES:
+            t.mismatches[sev] += getattr(m, f"mismatch_{sev}")
+        for mine, stored in ((t.not_compared, m.not_compared), (t.dropped, m.dropped)):
+            for k, v in (stored or {}).items():
+                mine[k] = mine.get(k, 0) + int(v)
+        t.legacy.merge(m.legacy_ms or [])
+        t.new.merge(m.new_ms or [])
+    return out
+
+
+def _field_totals(rows: Iterable[ShadowFieldRow]) -> dict[str, dict[str, list[Any]]]:
+    """Per route and field: ``[worst severity, mismatches, noise, legacy_new, legacy_legacy]``."""
+    per_field: dict[str, dict[str, list[Any]]] = {}
+    for fr in rows:
+        slot = per_field.setdefault(fr.route, {}).setdefault(fr.field, ["", 0, 0, 0, 0])
+        if _RANK.get(fr.severity, 0) > _RANK.get(slot[0], 0):
+            slot[0] = fr.severity
+        slot[1] += fr.mismatches
+        slot[2] += fr.noise
+        slot[3] += fr.legacy_new
+        slot[4] += fr.legacy_legacy
+    return per_field
+
+
+def _examples(
+    exchanges: Iterable[ShadowExchangeRow],
+) -> tuple[dict[tuple[str, str], ShadowExchangeRow], dict[tuple[str, str], Any]]:
+    """The newest mismatched exchange of each field, and a value each field had."""
+    examples: dict[tuple[str, str], ShadowExchangeRow] = {}
+    values: dict[tuple[str, str], Any] = {}
+    for row in exchanges:
+        if row.outcome == "mismatch":
+            for d in row.differences or []:
+                examples.setdefault((row.route, d.get("field", "")), row)
+        for d in [*(row.differences or []), *(row.noise or [])]:
+            values.setdefault((row.route, d.get("field", "")), d.get("legacy"))
+    return examples, values
+
+
+def _route_report(
+    name: str,
+    t: _Totals,
+    per_field: dict[str, list[Any]],
+    examples: dict[tuple[str, str], ShadowExchangeRow],
+    values: dict[tuple[str, str], Any],
+    *,
+    rules: CompiledRules,
+    thresholds: NoiseThresholds,
+    top: int | None,
+    budget: _Budget,
+) -> RouteReport:
+    noise = RouteNoise(thresholds=thresholds, compared=t.compared, samples=t.noise_samples)
+    statuses: dict[str, str] = {}
+    for fname, (_, _, _, ln, ll) in per_field.items():
+        counts = noise.fields[fname] = FieldCounts(ll, ln, values.get((name, fname)))
+        statuses[fname] = field_status(
+            counts, samples=t.noise_samples, compared=t.compared, thresholds=thresholds
+        )
+    # Exchanges counted as mismatches before their fields were learned as noise.
+    fix = reclassify(t.signatures.to_json(), statuses.get)
+    mismatches = {
+        label: max(0, count - fix.removed.get(label, 0)) for label, count in t.mismatches.items()
+    }
+    fields = []
+    for fname, (sev, mism, nois, ln, ll) in per_field.items():
+        moved = min(mism, fix.by_field.get(fname, 0))
+        fields.append(FieldReport(fname, sev, mism - moved, nois + moved, ln, ll, statuses[fname]))
+    fields.sort(key=lambda f: (-_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
+    kept = [
+        f
+        for i, f in enumerate(fields)
+        if top is None or i < top or (f.mismatches and f.severity in ("status", "schema"))
+    ]
+    return RouteReport(
+        route=name,
+        requests=t.requests,
+        compared=t.compared,
+        matched=t.matched,
+        noise=t.noise + fix.noise,
+        mismatches=mismatches,
+        not_compared=t.not_compared,
+        dropped=t.dropped,
+        noise_samples=t.noise_samples,
+        latency={
+            side: Latency(h.count, h.percentile(50), h.percentile(99))
+            for side, h in (("legacy", t.legacy), ("new", t.new))
+        },
+        fields=[_with_example(f, examples.get((name, f.field)), rules, budget) for f in kept],
+        suggestions=noise.suggestions(already_ignored=rules.rules.ignore),
+        hidden=len(fields) - len(kept),
+        unconfirmed=fix.unconfirmed,
+    )
+
+
+def _with_example(
+    f: FieldReport, sample: ShadowExchangeRow | None, rules: CompiledRules, budget: _Budget
+) -> FieldReport:
+    if sample is None or not f.mismatches:
+        return f
+    example = _example(sample)
+    if budget.left > 0:
+        budget.left -= 1
+        lines = explain(sample.primary_body.encode(), sample.candidate_body.encode(), rules)
+        example = replace(example, explanation=lines)
+    return replace(f, example=example)
 
 
 _RANK = {"status": 4, "schema": 3, "value": 2, "added": 1}

@@ -14,9 +14,10 @@ sums the answers served by each side into totals and a daily trend.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -24,6 +25,7 @@ from shadow.histogram import LatencyHistogram
 from shadow.signatures import Signatures, reclassify_counts
 from strangler.metrics import LATENCY_BUCKETS, p99_from_buckets
 from strangler.records import SideTotals, TrafficPoint, WindowStats
+from strangler.store.aggregates import minute_row
 from strangler.store.repository import Store
 from strangler.store.shadow_models import ShadowFieldRow, ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
@@ -35,6 +37,7 @@ __all__ = [
     "served_totals",
     "served_trend",
     "window_stats",
+    "write_traffic",
 ]
 
 
@@ -235,3 +238,26 @@ def _correct_early_verdicts(
         moved = min(fix.noise, a.mismatched)
         a.mismatched -= moved
         a.noise += moved
+
+
+_TRAFFIC_ZEROS: dict[str, Any] = {"served": 0, "requests": 0, "errors": 0, "latency": []}
+
+
+def write_traffic(
+    store: Store,
+    instance: str,
+    rows: Mapping[tuple[str, datetime, str], tuple[int, int, int, tuple[int, ...]]],
+) -> None:
+    """Add per (route, minute, side) ``(served, requests, errors, latency buckets)`` to this
+    process's rows, in one transaction (raises StoreError; nothing is written then)."""
+    size = len(LATENCY_BUCKETS) + 1
+    with store.session() as s:
+        for (route, minute, side), (served, requests, errors, latency) in rows.items():
+            key = {"route": route, "minute": minute, "instance": instance, "side": side}
+            row = minute_row(s, TrafficMinuteRow, key, _TRAFFIC_ZEROS)
+            row.served += served
+            row.requests += requests
+            row.errors += errors
+            stored = [int(v) for v in (row.latency or [])][:size]
+            stored += [0] * (size - len(stored))
+            row.latency = [a + b for a, b in zip(stored, latency, strict=True)]

@@ -1,0 +1,35 @@
+"""The one per-minute aggregate writer: each proxy process adds its counts for a key
+(route, minute, its own instance id, and the table's own parts) to one row.
+
+A process only ever writes rows carrying its own instance id, so two processes never
+update one row and no lock or merge is needed: read the row of the key (or start it at
+zero), add, commit. The shadow recorder and the traffic recorder both write this way; a
+write that fails leaves the caller's deltas to be retried whole (the transaction is rolled
+back), so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strangler.store.models import Base
+
+__all__ = ["minute_row"]
+
+Row = TypeVar("Row", bound=Base)
+
+
+def minute_row(
+    session: Session, model: type[Row], key: Mapping[str, Any], zeros: Mapping[str, Any]
+) -> Row:
+    """The row of ``key`` in ``model``'s table, added at ``zeros`` when there is none yet."""
+    query = select(model).where(*(getattr(model, name) == value for name, value in key.items()))
+    row = session.scalars(query).first()
+    if row is None:
+        row = model(**key, **zeros)
+        session.add(row)
+    return row
