@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shadow.explain import MAX_EXPLAINED, explain
-from shadow.histogram import LatencyHistogram
 from shadow.noise import (
     FieldCounts,
     NoiseThresholds,
@@ -25,11 +24,11 @@ from shadow.noise import (
     rules_block,
 )
 from shadow.rules import CompiledRules, Rules, route_rules
-from shadow.signatures import Signatures, reclassify
+from shadow.signatures import reclassify
 from strangler._errors import ConfigError
 from strangler.config import Config, parse_duration
 from strangler.store import Store
-from strangler.store.shadow import shadow_window
+from strangler.store.shadow import MinuteCounts, shadow_window
 from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
 
 __all__ = [
@@ -225,33 +224,19 @@ def build_report(
 
 
 @dataclass(slots=True)
-class _Totals:
-    """One route's minutes summed over the window."""
-
-    requests: int = 0
-    compared: int = 0
-    matched: int = 0
-    noise: int = 0
-    noise_samples: int = 0
-    mismatches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
-    not_compared: dict[str, int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)
-    legacy: LatencyHistogram = field(default_factory=LatencyHistogram)
-    new: LatencyHistogram = field(default_factory=LatencyHistogram)
-    signatures: Signatures = field(default_factory=Signatures)
-
-
-@dataclass(slots=True)
 class _Budget:
     """How many more examples may be explained (explaining is the costly part)."""
 
     left: int = MAX_EXPLAINED
 
 
-def _route_totals(minutes: Iterable[ShadowMinuteRow]) -> dict[str, _Totals]:
-    out: dict[str, _Totals] = {}
+def _route_totals(minutes: Iterable[ShadowMinuteRow]) -> dict[str, MinuteCounts]:
+    """One route's minutes summed over the window."""
+    out: dict[str, MinuteCounts] = {}
     for m in minutes:
-        t = out.setdefault(m.route, _Totals())
+        t = out.get(m.route)
+        if t is None:
+            t = out[m.route] = MinuteCounts(mismatch=dict.fromkeys(SEVERITIES, 0))
         t.signatures.merge_json(m.signatures)
         t.requests += m.requests
         t.compared += m.compared
@@ -259,7 +244,7 @@ def _route_totals(minutes: Iterable[ShadowMinuteRow]) -> dict[str, _Totals]:
         t.noise += m.noise
         t.noise_samples += m.noise_samples
         for sev in SEVERITIES:
-            t.mismatches[sev] += getattr(m, f"mismatch_{sev}")
+            t.mismatch[sev] += getattr(m, f"mismatch_{sev}")
         for mine, stored in ((t.not_compared, m.not_compared), (t.dropped, m.dropped)):
             for k, v in (stored or {}).items():
                 mine[k] = mine.get(k, 0) + int(v)
@@ -299,7 +284,7 @@ def _examples(
 
 def _route_report(
     name: str,
-    t: _Totals,
+    t: MinuteCounts,
     per_field: dict[str, list[Any]],
     examples: dict[tuple[str, str], ShadowExchangeRow],
     values: dict[tuple[str, str], Any],
@@ -319,7 +304,7 @@ def _route_report(
     # Exchanges counted as mismatches before their fields were learned as noise.
     fix = reclassify(t.signatures.to_json(), statuses.get)
     mismatches = {
-        label: max(0, count - fix.removed.get(label, 0)) for label, count in t.mismatches.items()
+        label: max(0, count - fix.removed.get(label, 0)) for label, count in t.mismatch.items()
     }
     fields = []
     for fname, (sev, mism, nois, ln, ll) in per_field.items():
