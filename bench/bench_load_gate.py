@@ -73,8 +73,12 @@ def _case(legacy: str, new: str, runs: int, seconds: float, block: float) -> dic
         old, fresh = run_load(spec)
         gate = judge(old, fresh, settings)
         passed += gate.passed
-        ratios.append(gate.verdicts[0].figures.get("p95_ratio"))
-    return {"runs": runs, "passed": passed, "p95_ratios": ratios}
+        figures = gate.verdicts[0].figures
+        ratios.append(
+            [figures.get(k) for k in ("paired_p50_ratio", "paired_p95_ratio", "p95_ratio")]
+        )
+    # per run: paired p50 and p95 ratios (interleaved blocks), pooled p95 ratio
+    return {"runs": runs, "passed": passed, "ratios": ratios}
 
 
 def main(argv: list[str] | None = None) -> int:

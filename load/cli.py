@@ -6,112 +6,18 @@ process (see :mod:`load.run`), never in the CLI's.
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from strangler import ConfigError
+from load.command import EXIT_GATE_FAILED, build_scenario
 from strangler.cli import DEFAULT_CONFIG, ConfigOption, JsonOption
 
-if TYPE_CHECKING:
-    from load.results import TargetResult
-    from load.run import RunSpec
-    from load.scenario import Scenario
-    from strangler.config import Config, LoadSettings
+# The command's work is in load.command (imported light): `strangler.commands` loads this
+# module for every `strangler` command, and the gate's statistics pull in numpy.
 
-# Everything else is imported by the command itself: `strangler.commands` loads this module
-# for every `strangler` command, and the gate's statistics pull in numpy.
-
-__all__ = ["build_scenario", "load", "register"]
-
-EXIT_GATE_FAILED = 1
-
-
-def build_scenario(
-    config: Config, corpus: Path | None = None, route: str | None = None
-) -> Scenario:
-    """The scenario from a corpus file or the route table, optionally one route only."""
-    from load.scenario import from_corpus, from_routes
-    from shadow.corpus import read_corpus
-
-    if corpus is not None:
-        try:
-            scenario = from_corpus(read_corpus(corpus), config, name=str(corpus))
-        except FileNotFoundError:
-            raise ConfigError("--corpus", str(corpus), "an existing corpus file") from None
-        except ValueError as exc:
-            raise ConfigError("--corpus", str(corpus), f"a JSONL corpus ({exc})") from None
-    else:
-        scenario = from_routes(config)
-    if route is not None:
-        config.route(route)  # RouteError naming the known routes
-        scenario = scenario.only(route)
-    return scenario
-
-
-def _settings(
-    config: Config, users: int | None, spawn_rate: float | None, duration: str | None
-) -> LoadSettings:
-    from strangler.config import parse_duration
-
-    update: dict[str, object] = {}
-    if users is not None:
-        if users < 1:
-            raise ConfigError("--users", users, "at least 1")
-        update["users"] = users
-    if spawn_rate is not None:
-        if spawn_rate <= 0:
-            raise ConfigError("--spawn-rate", spawn_rate, "a positive number of users per second")
-        update["spawn_rate"] = spawn_rate
-    if duration is not None:
-        try:
-            seconds = parse_duration(duration)
-        except ValueError as exc:
-            raise ConfigError("--duration", duration, str(exc)) from None
-        if seconds <= 0:
-            raise ConfigError("--duration", duration, "a positive duration")
-        update["duration"] = seconds
-    return config.load.model_copy(update=update)
-
-
-def _progress_runner(spec: RunSpec, console: Console) -> list[TargetResult]:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from load import results as _results
-    from load.run import WorkerWait, run_load
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=console,
-        transient=False,
-    ) as bar:
-        tasks = {
-            t.name: bar.add_task(f"{t.name:<7}", total=spec.duration, info="", start=False)
-            for t in spec.targets
-        }
-
-        def on_event(event: _results.Progress | WorkerWait) -> None:
-            if isinstance(event, WorkerWait):
-                first = tasks[spec.targets[0].name]
-                bar.update(first, info=f"waiting for workers {event.connected}/{event.expect}")
-                return
-            task = tasks[event.target]
-            bar.start_task(task)
-            bar.update(
-                task,
-                completed=min(event.elapsed, event.duration),
-                info=f"{event.users} users  {event.requests} req  {event.rps:.0f} req/s  "
-                f"{event.failures} failed",
-            )
-
-        return run_load(spec, on_event)
+__all__ = ["EXIT_GATE_FAILED", "build_scenario", "load", "register"]
 
 
 def load(
@@ -168,103 +74,32 @@ def load(
     ] = 60.0,
 ) -> int:
     """Run a load test; with --target both, judge new against legacy (the load gate)."""
-    from load import results as _results
-    from load.evidence import record_gate
-    from load.gate import judge
-    from load.html_report import to_html
-    from load.locustfile import write_locustfile
-    from load.report import LoadReport, print_report, to_markdown
-    from load.run import RunSpec, resolve_target, run_worker, trusted_targets
+    from load.command import LoadCommand, run_load_command
     from strangler.config import load_config
 
-    cfg = load_config(config)
-    settings = _settings(cfg, users, spawn_rate, duration)
-    scenario = build_scenario(cfg, corpus, route)
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if master and worker:
-        raise ConfigError("--master/--worker", "both", "one of them")
-    if expect_workers < 1:
-        raise ConfigError("--expect-workers", expect_workers, "at least 1")
-
-    names = ["legacy", "new"] if target == "both" else [target]
-    if write_locustfile_to is not None:
-        host = resolve_target(cfg, names[0], proxy_url=proxy_url).host if len(names) == 1 else None
-        path = write_locustfile(
-            write_locustfile_to,
-            scenario,
-            host=host,
-            think_time=settings.think_time,
-            request_timeout=settings.request_timeout,
-        )
-        out.print(f"wrote {path} ({len(scenario.routes)} routes): locust -f {path} --host URL")
-        tls = {"legacy": cfg.legacy.tls, "new": cfg.new.tls}.get(names[0])
-        if len(names) == 1 and tls is not None:
-            err.print(
-                f"note: the locustfile does not carry {names[0]}.tls: plain locust checks no "
-                "certificate and shows none (give ScenarioUser an ssl_context_factory)"
-            )
-        return 0
-
-    spec = RunSpec(
-        scenario,
-        targets=(),
-        users=settings.users,
-        spawn_rate=settings.spawn_rate,
-        duration=settings.duration,
-        think_time=settings.think_time,
-        request_timeout=settings.request_timeout,
-        sample_cap=settings.sample_cap,
+    command = LoadCommand(
+        target=target,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration=duration,
+        route=route,
+        corpus=corpus,
+        proxy_url=proxy_url,
+        report_md=report_md,
+        report_html=report_html,
+        write_locustfile=write_locustfile_to,
+        as_json=as_json,
+        evidence=evidence,
         seed=seed,
+        master=master,
+        worker=worker,
+        expect_workers=expect_workers,
         master_host=master_host,
         master_port=master_port,
-        bind_host=master_bind_host,
-        expect_workers=expect_workers,
+        master_bind_host=master_bind_host,
         worker_wait=worker_wait,
     )
-    if worker:
-        sent = run_worker(
-            # the master names the target: trust both backends as configured here
-            replace(spec, role="worker", trust=trusted_targets(cfg)),
-            lambda m: err.print(f"worker connected to master {m}"),
-        )
-        out.print(f"worker done: {sent} requests sent")
-        return 0
-
-    targets = tuple(resolve_target(cfg, n, proxy_url=proxy_url) for n in names)
-    spec = replace(spec, targets=targets, role="master" if master else "local")
-    results = _progress_runner(spec, err)
-    warnings = [
-        w for r in results for w in _results.generator_warnings(r, settings.generator_capacity)
-    ]
-    gate = None
-    stored = []
-    if target == "both":
-        gate = judge(results[0], results[1], settings)
-        if evidence:
-            run = {"users": settings.users, "scenario": scenario.source, "seed": seed}
-            stored = record_gate(cfg, gate, results[0], results[1], run=run)
-    report = LoadReport(
-        scenario,
-        tuple(results),
-        gate,
-        tuple(warnings),
-        users=settings.users,
-        duration=settings.duration,
-    )
-    if report_md is not None:
-        report_md.write_text(to_markdown(report), encoding="utf-8")
-    if report_html is not None:
-        report_html.write_text(to_html(report), encoding="utf-8")
-    if as_json:
-        data = report.to_json()
-        data["evidence"] = [e.id for e in stored]
-        typer.echo(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print_report(report, out)
-        if stored:
-            out.print(f"stored {len(stored)} load verdict(s) as evidence for readiness")
-    return EXIT_GATE_FAILED if gate is not None and not gate.passed else 0
+    return run_load_command(load_config(config), command)
 
 
 def register(app: typer.Typer) -> None:
