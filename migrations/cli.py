@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from strangler.config import Config
     from strangler.store import Store
 
-    from .backfill import Progress
+    from .backfill import DryRun, Progress
     from .mapping import Databases, Mapping
     from .records import Job
 
@@ -82,6 +82,49 @@ def backfill_cmd(
     ] = None,
 ) -> int:
     """Copy a mapping's legacy rows into the new table (resumes an interrupted run)."""
+    from .backfill import dry_run
+
+    console = Console()
+    with _opened(config, mapping) as (_cfg, m, dbs, store):
+        if dry:
+            _print_dry_run(console, m, dry_run(m, dbs, batch=batch or 100))
+            return 0
+        job = _backfill_with_bar(
+            console, m, dbs, store, batch=batch, rate=rate, workers=workers, since=since_column
+        )
+        console.print(
+            f"job {job.id} {job.state}: {job.copied} legacy rows copied, {job.written} written, "
+            f"{job.skipped} skipped"
+        )
+        return 0 if job.state == "done" else 1
+
+
+def _print_dry_run(console: Console, m: Mapping, result: DryRun) -> None:
+    table = RichTable(title=f"dry run of {m.name}: first rows, nothing written")
+    table.add_column("legacy key")
+    table.add_column(f"→ {m.target.name}")
+    for key, rows in result.sample:
+        shown = "\n".join(json.dumps(r, default=str) for r in rows) or "(skipped)"
+        table.add_row(", ".join(map(str, key)), shown)
+    console.print(table)
+    console.print(
+        f"would write {result.new_rows} rows from {result.legacy_rows} legacy rows "
+        f"({result.skipped} skipped by the transform)"
+    )
+
+
+def _backfill_with_bar(
+    console: Console,
+    m: Mapping,
+    dbs: Databases,
+    store: Store,
+    *,
+    batch: int | None,
+    rate: float | None,
+    workers: int,
+    since: str | None,
+) -> Job:
+    """Run the backfill with a progress bar (rows, rows/s, ETA); returns the job."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -91,67 +134,46 @@ def backfill_cmd(
     )
     from rich.progress import Progress as Bar
 
-    from .backfill import backfill, dry_run
+    from .backfill import backfill
 
-    console = Console()
-    with _opened(config, mapping) as (_cfg, m, dbs, store):
-        if dry:
-            result = dry_run(m, dbs, batch=batch or 100)
-            table = RichTable(title=f"dry run of {m.name}: first rows, nothing written")
-            table.add_column("legacy key")
-            table.add_column(f"→ {m.target.name}")
-            for key, rows in result.sample:
-                shown = "\n".join(json.dumps(r, default=str) for r in rows) or "(skipped)"
-                table.add_row(", ".join(map(str, key)), shown)
-            console.print(table)
-            console.print(
-                f"would write {result.new_rows} rows from {result.legacy_rows} legacy rows "
-                f"({result.skipped} skipped by the transform)"
-            )
-            return 0
-        bar = Bar(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _rate_column(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
+    bar = Bar(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _rate_column(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    task = bar.add_task(m.name, total=None, rate="-")
+    seen: dict[str, Any] = {}
+
+    def started(job: Job, resumed: bool) -> None:
+        what = f"resuming job {job.id} at {job.copied} rows" if resumed else f"job {job.id}"
+        console.print(f"{what} ({job.kind}, {job.total} rows to copy)")
+        seen["start_copied"] = job.copied
+        bar.update(task, total=max(job.total, job.copied), completed=job.copied)
+
+    def progressed(p: Progress) -> None:
+        elapsed = bar.tasks[task].elapsed or 0.0
+        done = p.copied - int(seen.get("start_copied", 0))
+        speed = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+        bar.update(task, completed=p.copied, total=max(p.total, p.copied), rate=speed)
+
+    with bar:
+        return backfill(
+            m,
+            dbs,
+            store,
+            batch=batch,
+            rate=rate,
+            workers=workers,
+            since_column=since,
+            on_progress=progressed,
+            on_start=started,
         )
-        task = bar.add_task(m.name, total=None, rate="-")
-        seen: dict[str, Any] = {}
-
-        def started(job: Job, resumed: bool) -> None:
-            what = f"resuming job {job.id} at {job.copied} rows" if resumed else f"job {job.id}"
-            console.print(f"{what} ({job.kind}, {job.total} rows to copy)")
-            seen["start_copied"] = job.copied
-            bar.update(task, total=max(job.total, job.copied), completed=job.copied)
-
-        def progressed(p: Progress) -> None:
-            elapsed = bar.tasks[task].elapsed or 0.0
-            done = p.copied - int(seen.get("start_copied", 0))
-            speed = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
-            bar.update(task, completed=p.copied, total=max(p.total, p.copied), rate=speed)
-
-        with bar:
-            job = backfill(
-                m,
-                dbs,
-                store,
-                batch=batch,
-                rate=rate,
-                workers=workers,
-                since_column=since_column,
-                on_progress=progressed,
-                on_start=started,
-            )
-        console.print(
-            f"job {job.id} {job.state}: {job.copied} legacy rows copied, {job.written} written, "
-            f"{job.skipped} skipped"
-        )
-        return 0 if job.state == "done" else 1
 
 
 def verify_cmd(

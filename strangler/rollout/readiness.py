@@ -151,73 +151,78 @@ def assess(
     """
     t = thresholds
     now = now or datetime.now(UTC)
-    need_data = t.min_compared > 0
-    out: list[Condition] = []
+    out = [
+        _sample(stats, t),
+        _parity(stats, t),
+        _errors(stats, t),
+        _latency(stats, t),
+        *_evidence(evidence, t, now),
+    ]
+    return Readiness(route=route, conditions=tuple(out), stats=stats, window=t.window)
 
-    out.append(
-        Condition(
-            "sample",
-            stats.compared >= t.min_compared,
-            f"{stats.compared} compared requests in the last {_span(t.window)}",
-            f">= {t.min_compared}",
-        )
+
+def _sample(stats: WindowStats, t: ReadinessThresholds) -> Condition:
+    return Condition(
+        "sample",
+        stats.compared >= t.min_compared,
+        f"{stats.compared} compared requests in the last {_span(t.window)}",
+        f">= {t.min_compared}",
     )
 
+
+def _parity(stats: WindowStats, t: ReadinessThresholds) -> Condition:
     parity = stats.parity
-    out.append(
-        Condition(
-            "parity",
-            parity >= t.min_parity if parity is not None else True,  # sample says "none"
-            f"{_pct(parity)} of {stats.compared} compared requests agree"
-            if parity is not None
-            else "nothing compared yet",
-            f">= {_pct(t.min_parity)}",
-        )
+    return Condition(
+        "parity",
+        parity >= t.min_parity if parity is not None else True,  # sample says "none"
+        f"{_pct(parity)} of {stats.compared} compared requests agree"
+        if parity is not None
+        else "nothing compared yet",
+        f">= {_pct(t.min_parity)}",
     )
 
+
+def _errors(stats: WindowStats, t: ReadinessThresholds) -> Condition:
     new_rate, legacy_rate = stats.new_error_rate, stats.legacy_error_rate
+    needs = f"new <= legacy + {_pct(t.max_error_increase)}"
     if new_rate is None:
         # In shadow mode new answers no client: its failures are status mismatches, which
         # parity judges, and how many were compared is the sample's condition. Said once.
-        out.append(
-            Condition(
-                "errors",
-                True,
-                "new answered no client yet; its failures count as mismatches in parity"
-                if stats.compared
-                else "no request answered by new yet",
-                f"new <= legacy + {_pct(t.max_error_increase)}",
-            )
+        return Condition(
+            "errors",
+            True,
+            "new answered no client yet; its failures count as mismatches in parity"
+            if stats.compared
+            else "no request answered by new yet",
+            needs,
         )
-    else:
-        base = legacy_rate or 0.0
-        out.append(
-            Condition(
-                "errors",
-                new_rate - base <= t.max_error_increase + 1e-12,
-                f"new fails {_pct(new_rate)} of {stats.new_requests}, legacy {_pct(base)}",
-                f"new <= legacy + {_pct(t.max_error_increase)}",
-            )
-        )
+    base = legacy_rate or 0.0
+    return Condition(
+        "errors",
+        new_rate - base <= t.max_error_increase + 1e-12,
+        f"new fails {_pct(new_rate)} of {stats.new_requests}, legacy {_pct(base)}",
+        needs,
+    )
 
+
+def _latency(stats: WindowStats, t: ReadinessThresholds) -> Condition:
     ratio = stats.p99_ratio
     if ratio is None:
         # Unmeasured only when nothing was compared: the sample condition says so already.
-        unmeasured_ok = not need_data or stats.compared < t.min_compared
-        out.append(
-            Condition("latency", unmeasured_ok, "p99 latency not measured on both sides", "both")
-        )
-    else:
-        out.append(
-            Condition(
-                "latency",
-                ratio <= t.max_p99_ratio + 1e-12,
-                f"p99 new {stats.new_p99_ms:.1f} ms / legacy {stats.legacy_p99_ms:.1f} ms"
-                f" = {ratio:.2f}x",
-                f"<= {t.max_p99_ratio:g}x",
-            )
-        )
+        unmeasured_ok = t.min_compared <= 0 or stats.compared < t.min_compared
+        return Condition("latency", unmeasured_ok, "p99 latency not measured on both sides", "both")
+    return Condition(
+        "latency",
+        ratio <= t.max_p99_ratio + 1e-12,
+        f"p99 new {stats.new_p99_ms:.1f} ms / legacy {stats.legacy_p99_ms:.1f} ms = {ratio:.2f}x",
+        f"<= {t.max_p99_ratio:g}x",
+    )
 
+
+def _evidence(
+    evidence: Mapping[str, Evidence | None], t: ReadinessThresholds, now: datetime
+) -> list[Condition]:
+    out = []
     for kind, name in EVIDENCE_KINDS.items():
         result = evidence.get(kind)
         if result is None:
@@ -240,5 +245,4 @@ def assess(
             )
         else:
             out.append(Condition(name, True, f"passed at {when}{label}", "a passing result"))
-
-    return Readiness(route=route, conditions=tuple(out), stats=stats, window=t.window)
+    return out
