@@ -25,14 +25,25 @@ from strangler.backends._base import Backend, RawHeaders, UpstreamRequest, Upstr
 from strangler.backends._build import build_backend, build_backends, load_app
 from strangler.backends._http import HTTPBackend
 from strangler.backends._inprocess import ASGIBackend, is_asgi
+from strangler.backends._websocket import (
+    HandshakeRefused,
+    WebSocketClosed,
+    WebSocketUnsupported,
+    WebSocketUpstream,
+    websocket_url,
+)
 
 __all__ = [
     "ASGIBackend",
     "Backend",
     "HTTPBackend",
+    "HandshakeRefused",
     "RawHeaders",
     "UpstreamRequest",
     "UpstreamResponse",
+    "WebSocketClosed",
+    "WebSocketUnsupported",
+    "WebSocketUpstream",
     "build_backend",
     "build_backends",
     "client_context",
@@ -40,4 +51,5 @@ __all__ = [
     "load_app",
     "pin_server_hostname",
     "ssl_context",
+    "websocket_url",
 ]

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from strangler._types import Scope
+from strangler.backends._websocket import WebSocketUpstream
 from strangler.config import Timeouts
 
 __all__ = ["Backend", "RawHeaders", "UpstreamRequest", "UpstreamResponse"]
@@ -136,5 +138,13 @@ class Backend(Protocol):
     async def send(
         self, request: UpstreamRequest, *, timeouts: Timeouts, route: str
     ) -> UpstreamResponse: ...
+
+    async def open_websocket(
+        self, scope: Scope, headers: RawHeaders, *, timeouts: Timeouts, route: str
+    ) -> WebSocketUpstream:
+        """The backend's side of the WebSocket session of ``scope`` (sent ``headers``),
+        once it accepted; raises :class:`~strangler.UpstreamError`, a refusal as
+        ``HandshakeRefused`` with the backend's status, headers and body."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -51,8 +51,10 @@ from strangler._errors import (
     UpstreamTLSError,
 )
 from strangler._tls import handshake_problem, ssl_context
+from strangler._types import Scope
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
 from strangler.backends._reuse import idle_limit, may_resend
+from strangler.backends._websocket import WebSocketUpstream, open_remote
 from strangler.config import BackendConfig, Timeouts
 
 __all__ = ["HTTPBackend"]
@@ -420,6 +422,22 @@ class HTTPBackend:
         detail = f"the backend closed a new TLS connection without answering: {why}"
         # The request was written: whether the server read it is not known.
         return UpstreamTLSError(self.name, route, detail, request_sent=True)
+
+    async def open_websocket(
+        self, scope: Scope, headers: RawHeaders, *, timeouts: Timeouts, route: str
+    ) -> WebSocketUpstream:
+        """Open the WebSocket session of ``scope`` on this service (same TLS trust as its
+        HTTP connections); raises :class:`~strangler.UpstreamError`."""
+        return await open_remote(
+            name=self.name,
+            base=self.base,
+            tls=self.tls_context,
+            server_hostname=self._server_hostname,
+            scope=scope,
+            headers=headers,
+            timeouts=timeouts,
+            route=route,
+        )
 
     def tls_context(self) -> ssl.SSLContext:
         """The backend's one TLS context, made on first use (``tls.verify: false`` warns);

@@ -20,8 +20,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from strangler._errors import UpstreamError, UpstreamTimeout
-from strangler._types import ASGIApp, Message, Receive, Scope, Send
+from strangler._types import ASGIApp, Message, Scope
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._websocket import (
+    InProcessWebSocket,
+    WebSocketUnsupported,
+    WebSocketUpstream,
+)
 from strangler.config import Timeouts
 
 __all__ = ["ASGIBackend", "is_asgi"]
@@ -62,12 +67,21 @@ class ASGIBackend:
         """True for a WSGI app behind a2wsgi: it cannot serve WebSockets."""
         return self._wsgi is not None
 
-    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Hand a WebSocket session to the app as it is (its lifespan ``state`` added).
-
-        The proxy calls this for an ASGI app only (see :attr:`is_wsgi`).
-        """
-        await self.app({**scope, "state": dict(self._state)}, receive, send)
+    async def open_websocket(
+        self, scope: Scope, headers: RawHeaders, *, timeouts: Timeouts, route: str
+    ) -> WebSocketUpstream:
+        """Run the app on the session's scope (with the forwarded ``headers`` and its
+        lifespan ``state``) until it accepts; raises :class:`~strangler.UpstreamError`
+        (a WSGI app cannot serve WebSockets at all)."""
+        if self.is_wsgi:
+            raise WebSocketUnsupported(
+                self.name,
+                route,
+                f"{self.description} is a WSGI app, and WSGI cannot serve WebSockets: "
+                "serve this route from an ASGI app or a URL",
+            )
+        app_scope = {**scope, "headers": headers, "state": dict(self._state)}
+        return await InProcessWebSocket(self.app, app_scope, name=self.name, route=route).open()
 
     async def start(self) -> None:
         """Run the app's lifespan startup (apps without lifespan support are fine)."""

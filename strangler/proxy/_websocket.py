@@ -11,8 +11,11 @@ A handshake is a ``GET``: it matches the routes as one, and the route's mode pic
   (``ws://`` / ``wss://``) with the client's subprotocols and headers under the header
   policy (no hop-by-hop header, X-Forwarded-* set). The client is accepted only once the
   backend accepted, with the subprotocol the backend chose.
-- An in-process ASGI app gets the session's scope itself. A WSGI app cannot serve
-  WebSockets: the handshake is refused (``501``).
+- An in-process ASGI app gets the session's scope itself, run as a task behind two queues.
+  A WSGI app cannot serve WebSockets: the handshake is refused (``501``).
+- Which kind a backend is, is its own business: ``backend.open_websocket`` returns the
+  backend's side of an accepted session (``strangler.backends.WebSocketUpstream``), and the
+  relay pumps messages through it.
 - A handshake the backend refuses, or that cannot reach it, is refused to the client: with
   the backend's own status, headers and body (or the proxy's JSON error) where the server
   offers the ``websocket.http.response`` extension (uvicorn does), else by a close before
@@ -28,28 +31,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.typing import Subprotocol
 
-from strangler._errors import (
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamTLSError,
+from strangler._errors import UpstreamError, UpstreamTimeout
+from strangler._types import Receive, Scope, Send
+from strangler.backends import (
+    Backend,
+    HandshakeRefused,
+    WebSocketClosed,
+    WebSocketUnsupported,
+    WebSocketUpstream,
+    websocket_url,
 )
-from strangler._tls import handshake_problem
-from strangler._types import Message, Receive, Scope, Send
-from strangler.backends import ASGIBackend, Backend, HTTPBackend
+from strangler.backends._websocket import OWN_HOP
 from strangler.config import Timeouts
 from strangler.metrics import ProxyMetrics
 from strangler.proxy._headers import HeaderPolicy
@@ -66,68 +65,15 @@ __all__ = [
 
 log = logging.getLogger("strangler.proxy")
 
-# The largest message relayed from a backend: uvicorn's default limit for the client side.
-MAX_MESSAGE = 16 * 1024 * 1024
 # Seconds a relay waits for the backend's half of a closing handshake the client started.
 _CLOSE_WAIT = 10.0
 _EXTENSION = "websocket.http.response"
-# Handshake headers each hop negotiates for itself (and Host: the backend's own).
-_OWN_HOP = frozenset(
-    {
-        b"host",
-        b"sec-websocket-key",
-        b"sec-websocket-version",
-        b"sec-websocket-extensions",
-        b"sec-websocket-protocol",
-        b"sec-websocket-accept",
-        b"content-length",
-    }
-)
 # Close codes a close frame may carry (RFC 6455 §7.4; 1005, 1006 and 1015 are never sent).
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 _NO_STATUS = 1005
 _GOING_AWAY = 1001
 _BAD_GATEWAY = 1014
 _JSON = [(b"content-type", b"application/json")]
-
-
-class HandshakeRefused(UpstreamError):
-    """The backend answered the WebSocket handshake with an HTTP status instead of ``101``."""
-
-    kind = "websocket_refused"
-
-    def __init__(
-        self,
-        backend: str,
-        route: str,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> None:
-        super().__init__(backend, route, f"the WebSocket handshake was refused with {status}")
-        self.status_code = status
-        self.headers = headers
-        self.body = body
-
-
-class WebSocketUnsupported(UpstreamError):
-    """The backend cannot serve WebSockets at all (a WSGI app)."""
-
-    status_code = 501
-    kind = "websocket_unsupported"
-    request_sent_default = False
-
-
-def websocket_url(base: str, target: str) -> str:
-    """The backend's WebSocket URL for a request ``target`` (raw path and query).
-
-    >>> websocket_url("https://pay.internal:8443/api", "/ws/status/7?x=1")
-    'wss://pay.internal:8443/api/ws/status/7?x=1'
-    >>> websocket_url("http://127.0.0.1:8001", "/ws")
-    'ws://127.0.0.1:8001/ws'
-    """
-    scheme, sep, rest = base.rstrip("/").partition("://")
-    return ("wss" if scheme == "https" else "ws") + sep + rest + target
 
 
 def _sendable(code: int) -> bool:
@@ -169,26 +115,6 @@ def _may_fall_back(err: UpstreamError) -> bool:
     return not err.request_sent or not isinstance(err, UpstreamTimeout)
 
 
-async def _tcp_connect(host: str, port: int) -> socket.socket:
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    error: OSError = OSError(f"no address for {host}")
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        sock.setblocking(False)
-        try:
-            await loop.sock_connect(sock, address)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    raise error
-
-
 @dataclass(slots=True)
 class _Session:
     """One handshake being served: where it goes and how it is counted."""
@@ -216,12 +142,6 @@ class WebSocketRelay:
         self._policy = policy
         self._metrics = metrics
 
-    def tls_context(self, backend: HTTPBackend) -> ssl.SSLContext:
-        """The TLS context for a ``wss://`` backend: the one its HTTP connections use (made
-        from its ``tls`` settings), so a backend the proxy trusts over HTTP is trusted, for
-        the same reasons, over wss://."""
-        return backend.tls_context()
-
     async def serve(
         self,
         scope: Scope,
@@ -243,24 +163,11 @@ class WebSocketRelay:
         fallback = decision.fallback
         while True:
             backend = backends[session.side]
+            timeouts = route.timeouts or self._timeouts[backend.name]
             try:
-                if isinstance(backend, ASGIBackend):
-                    if backend.is_wsgi:
-                        raise WebSocketUnsupported(
-                            backend.name,
-                            route.key,
-                            f"{backend.description} is a WSGI app, and WSGI cannot serve "
-                            "WebSockets: serve this route from an ASGI app or a URL",
-                        )
-                    await self._in_process(
-                        backend, scope, connect_message, receive, send, session, headers
-                    )
-                    return
-                if not isinstance(backend, HTTPBackend):
-                    raise WebSocketUnsupported(
-                        backend.name, route.key, f"{backend!r} cannot serve WebSockets"
-                    )
-                upstream = await self._open(backend, scope, headers, route)
+                upstream = await backend.open_websocket(
+                    scope, headers, timeouts=timeouts, route=route.key
+                )
             except UpstreamError as err:
                 if not isinstance(err, HandshakeRefused):
                     metrics.upstream_error(route.key, err.backend, err.kind)
@@ -269,117 +176,16 @@ class WebSocketRelay:
                     metrics.fallback(route.key, reason)
                     session.side, fallback = "legacy", False
                     continue
-                await self._refuse(scope, send, session, err)
+                await self._refuse(scope, send, session, err, headers)
                 return
             break
-        await self._relay(upstream, scope, receive, send, session)
-
-    # -- remote backends ---------------------------------------------------------------------
-
-    async def _open(
-        self,
-        backend: HTTPBackend,
-        scope: Scope,
-        headers: list[tuple[bytes, bytes]],
-        route: Route,
-    ) -> ClientConnection:
-        """The backend's side of the session, once it accepted; raises UpstreamError."""
-        t = route.timeouts or self._timeouts[backend.name]
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        query: bytes = scope.get("query_string", b"")
-        target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
-        url = websocket_url(backend.base, target)
-        parts = urlsplit(url)
-        secure = parts.scheme == "wss"
-        host = parts.hostname or "127.0.0.1"
-        try:
-            async with asyncio.timeout(t.connect):
-                sock = await _tcp_connect(host, parts.port or (443 if secure else 80))
-        except TimeoutError:
-            raise UpstreamTimeout(
-                backend.name, route.key, "connect timeout", request_sent=False
-            ) from None
-        except OSError as exc:
-            raise UpstreamConnectError(
-                backend.name, route.key, f"cannot connect to {backend.base} ({exc.strerror or exc})"
-            ) from exc
-        offered = [Subprotocol(p) for p in scope.get("subprotocols", ())]
-        # From here the socket belongs to the transport websockets makes of it, which also
-        # closes it when the handshake fails. Given a socket, websockets follows no
-        # redirect: a 3xx is relayed to the client.
-        try:
-            return await connect(
-                url,
-                sock=sock,
-                ssl=self.tls_context(backend) if secure else None,
-                server_hostname=(backend.server_hostname or host) if secure else None,
-                additional_headers=[
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in headers
-                    if k not in _OWN_HOP
-                ],
-                subprotocols=offered or None,
-                user_agent_header=None,  # the client's own User-Agent, if any, is passed on
-                compression=None,  # frames pass as they are: no inflate/deflate in the proxy
-                proxy=None,
-                open_timeout=min(t.read, t.total),
-                max_size=MAX_MESSAGE,
-            )
-        except InvalidStatus as exc:
-            raise self._refused(backend, route, exc, headers) from None
-        except TimeoutError:
-            raise UpstreamTimeout(
-                backend.name, route.key, "no answer to the WebSocket handshake within the timeout"
-            ) from None
-        except ssl.SSLError as exc:  # before OSError: it is one
-            raise UpstreamTLSError(
-                backend.name, route.key, handshake_problem(exc, backend=backend.name)
-            ) from exc
-        except (WebSocketException, OSError, ValueError) as exc:
-            # A redirect websockets would not follow (another host, or an http:// Location
-            # it cannot read as a WebSocket URI) arrives as the cause or the context.
-            status = exc.__cause__ or exc.__context__
-            if isinstance(status, InvalidStatus):
-                raise self._refused(backend, route, status, headers) from None
-            raise UpstreamError(
-                backend.name, route.key, f"invalid answer to the WebSocket handshake: {exc}"
-            ) from exc
-
-    def _refused(
-        self,
-        backend: HTTPBackend,
-        route: Route,
-        exc: InvalidStatus,
-        forwarded: list[tuple[bytes, bytes]],
-    ) -> HandshakeRefused:
-        """The backend's refusal as the client gets it: a redirect naming the backend's own
-        URL points at the URL the client used (``forwarded``: the handshake's headers)."""
-        response = exc.response
-        raw = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.raw_items()
-        ]
-        answer = self._policy.client_urls(self._policy.response(raw), forwarded)
-        headers = [(k, v) for k, v in answer if k not in _OWN_HOP]
-        return HandshakeRefused(
-            backend.name, route.key, response.status_code, headers, bytes(response.body or b"")
-        )
+        await self._relay(upstream, receive, send, session)
 
     async def _relay(
-        self,
-        upstream: ClientConnection,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: _Session,
+        self, upstream: WebSocketUpstream, receive: Receive, send: Send, session: _Session
     ) -> None:
         """Accept the client with the backend's answer, then pump messages both ways."""
-        response = upstream.response
-        raw = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in (response.headers.raw_items() if response is not None else ())
-        ]
-        headers = [(k, v) for k, v in self._policy.response(raw) if k not in _OWN_HOP]
+        headers = [(k, v) for k, v in self._policy.response(upstream.headers) if k not in OWN_HOP]
         try:
             await send(
                 {
@@ -392,47 +198,9 @@ class WebSocketRelay:
             await upstream.close(_GOING_AWAY)
             return
         self._accepted(session)
-        client_closed = False
-
-        async def client_to_backend() -> None:
-            nonlocal client_closed
-            while True:
-                message = await receive()
-                kind = message["type"]
-                if kind == "websocket.receive":
-                    text = message.get("text")
-                    data: str | bytes = text if text is not None else message.get("bytes") or b""
-                    try:
-                        await upstream.send(data)
-                    except ConnectionClosed:
-                        return  # the backend is closing: backend_to_client tells the client
-                elif kind == "websocket.disconnect":
-                    client_closed = True
-                    code = to_backend_close(message.get("code"))
-                    await upstream.close(code, message.get("reason") or "")
-                    return
-
-        async def backend_to_client() -> None:
-            try:
-                while True:
-                    data = await upstream.recv()
-                    if isinstance(data, str):
-                        await send({"type": "websocket.send", "text": data})
-                    else:
-                        await send({"type": "websocket.send", "bytes": data})
-            except ConnectionClosed as exc:
-                if client_closed:
-                    return
-                rcvd = exc.rcvd
-                code = to_client_close(rcvd.code if rcvd is not None else None)
-                reason = rcvd.reason if rcvd is not None else "the backend's connection was lost"
-                with contextlib.suppress(OSError):
-                    await send({"type": "websocket.close", "code": code, "reason": reason})
-            except OSError:
-                return  # the client is gone; client_to_backend gets its disconnect
-
-        up = asyncio.create_task(client_to_backend())
-        down = asyncio.create_task(backend_to_client())
+        pump = _Pump(upstream, receive, send)
+        up = asyncio.create_task(pump.client_to_backend())
+        down = asyncio.create_task(pump.backend_to_client())
         try:
             done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if down in done:
@@ -457,79 +225,26 @@ class WebSocketRelay:
             await upstream.close(_GOING_AWAY)
             self._closed(session)
 
-    # -- in-process backends -----------------------------------------------------------------
-
-    async def _in_process(
-        self,
-        backend: ASGIBackend,
-        scope: Scope,
-        connect_message: Message,
-        receive: Receive,
-        send: Send,
-        session: _Session,
-        headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        """Run the app on the session's scope; count how its handshake ends."""
-        replayed = False
-        decided = False
-
-        async def app_receive() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return connect_message  # the proxy read it already
-            return await receive()
-
-        async def app_send(message: Message) -> None:
-            nonlocal decided
-            if not decided:
-                kind = message["type"]
-                if kind == "websocket.accept":
-                    decided = True
-                    self._accepted(session)
-                elif kind in ("websocket.close", "websocket.http.response.start"):
-                    decided = True
-                    status = int(message.get("status", 403))
-                    self._count_refusal(session, session.side, status)
-            await send(message)
-
-        app_scope = {**scope, "headers": headers}
-        try:
-            await backend.websocket(app_scope, app_receive, app_send)
-        except OSError:
-            pass  # the client went away while the app was sending
-        except Exception:
-            log.exception(
-                "in-process backend %r failed on WebSocket %s", backend.name, session.route.key
-            )
-            if not decided:
-                error = UpstreamError(backend.name, session.route.key, "the app failed")
-                error.status_code = 500
-                decided = True
-                await self._refuse(scope, send, session, error)
-            elif session.open:
-                with contextlib.suppress(OSError, RuntimeError):
-                    await send({"type": "websocket.close", "code": 1011})
-        else:
-            if not decided:
-                error = UpstreamError(
-                    backend.name, session.route.key, "the app returned without a handshake"
-                )
-                error.status_code = 500
-                await self._refuse(scope, send, session, error)
-        finally:
-            self._closed(session)
-
     # -- answers and counts ------------------------------------------------------------------
 
     async def _refuse(
-        self, scope: Scope, send: Send, session: _Session, err: UpstreamError
+        self,
+        scope: Scope,
+        send: Send,
+        session: _Session,
+        err: UpstreamError,
+        forwarded: list[tuple[bytes, bytes]],
     ) -> None:
-        """Refuse the client's handshake because of ``err``, and count it."""
+        """Refuse the client's handshake because of ``err``, and count it. The backend's own
+        refusal is relayed as the client would get it from the proxy: a redirect naming the
+        backend's URL points at the URL the client used (``forwarded``: the handshake's
+        headers as sent)."""
         route = session.route
         if isinstance(err, HandshakeRefused):
             log.info("%s", err)
-            status, headers, body = err.status_code, err.headers, err.body
+            answer = self._policy.client_urls(self._policy.response(err.headers), forwarded)
+            headers = [(k, v) for k, v in answer if k not in OWN_HOP]
+            status, body = err.status_code, err.body
             self._count_refusal(session, session.side, status)
         else:
             log.warning("%s", err)
@@ -572,3 +287,45 @@ class WebSocketRelay:
         if session.open:
             session.open = False
             self._metrics.websocket_closed(session.route.key, session.side)
+
+
+class _Pump:
+    """The two directions of one accepted session."""
+
+    def __init__(self, upstream: WebSocketUpstream, receive: Receive, send: Send) -> None:
+        self.upstream, self.receive, self.send = upstream, receive, send
+        self.client_closed = False
+
+    async def client_to_backend(self) -> None:
+        while True:
+            message = await self.receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                text = message.get("text")
+                data: str | bytes = text if text is not None else message.get("bytes") or b""
+                try:
+                    await self.upstream.send(data)
+                except WebSocketClosed:
+                    return  # the backend is closing: backend_to_client tells the client
+            elif kind == "websocket.disconnect":
+                self.client_closed = True
+                code = to_backend_close(message.get("code"))
+                await self.upstream.close(code, message.get("reason") or "")
+                return
+
+    async def backend_to_client(self) -> None:
+        try:
+            while True:
+                data = await self.upstream.recv()
+                if isinstance(data, str):
+                    await self.send({"type": "websocket.send", "text": data})
+                else:
+                    await self.send({"type": "websocket.send", "bytes": data})
+        except WebSocketClosed as closed:
+            if self.client_closed:
+                return
+            code = to_client_close(closed.code)
+            with contextlib.suppress(OSError):
+                await self.send({"type": "websocket.close", "code": code, "reason": closed.reason})
+        except OSError:
+            return  # the client is gone; client_to_backend gets its disconnect
