@@ -143,89 +143,102 @@ class ASGIBackend:
     async def send(
         self, request: UpstreamRequest, *, timeouts: Timeouts, route: str
     ) -> UpstreamResponse:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeouts.total
-        started: asyncio.Future[tuple[int, RawHeaders]] = loop.create_future()
-        queue: asyncio.Queue[Any] = asyncio.Queue(_QUEUE_CHUNKS)
-        finished = asyncio.Event()
-        body = request.body
-        body_iter = body.__aiter__() if not isinstance(body, bytes) else None
-        body_sent = False
-
-        async def receive() -> Message:
-            nonlocal body_sent
-            if body_iter is not None and not body_sent:
-                try:
-                    chunk = await body_iter.__anext__()
-                except StopAsyncIteration:
-                    body_sent = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-                return {"type": "http.request", "body": chunk, "more_body": True}
-            if not body_sent:
-                body_sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await finished.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
-                headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
-                started.set_result((int(message["status"]), headers))
-            elif kind == "http.response.body":
-                chunk = message.get("body", b"")
-                if chunk:
-                    await queue.put(bytes(chunk))
-                if not message.get("more_body", False):
-                    await queue.put(_END)
-
-        async def run() -> None:
-            try:
-                await self.app(_scope(request, self._state), receive, send)
-            except Exception as exc:
-                if not started.done():
-                    log.exception("in-process backend %r failed on %s", self.name, route)
-                    started.set_result((500, [(b"content-type", b"text/plain; charset=utf-8")]))
-                    await queue.put(b"Internal Server Error")
-                    await queue.put(_END)
-                else:
-                    await queue.put(exc)
-            else:
-                if not started.done():
-                    started.set_exception(
-                        UpstreamError(self.name, route, "the app returned without answering")
-                    )
-                await queue.put(_END)
-
-        task = asyncio.create_task(run())
+        call = _AppCall(self, request, timeouts, route)
+        task = asyncio.create_task(call.run())
         try:
             status, headers = await asyncio.wait_for(
-                asyncio.shield(started), min(timeouts.read, timeouts.total)
+                asyncio.shield(call.started), min(timeouts.read, timeouts.total)
             )
         except TimeoutError:
             task.cancel()
             raise UpstreamTimeout(self.name, route, "no answer within the timeout") from None
 
-        async def chunks() -> AsyncIterator[bytes]:
-            while True:
-                left = min(timeouts.read, deadline - loop.time())
-                try:
-                    item = await asyncio.wait_for(queue.get(), max(left, 0.0))
-                except TimeoutError:
-                    raise UpstreamTimeout(self.name, route, "body not done in time") from None
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise UpstreamError(self.name, route, f"app failed mid-body: {item!r}")
-                yield item
-
         async def close() -> None:
-            finished.set()
+            call.finished.set()
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})
 
-        return UpstreamResponse(status, headers, chunks(), close)
+        return UpstreamResponse(status, headers, call.chunks(), close)
+
+
+class _AppCall:
+    """One request to an in-process app: its ``receive``/``send`` and the answer's chunks,
+    bounded by the timeouts (a queue of chunks gives back-pressure)."""
+
+    def __init__(
+        self, backend: ASGIBackend, request: UpstreamRequest, timeouts: Timeouts, route: str
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.loop, self.backend, self.request = loop, backend, request
+        self.timeouts, self.route = timeouts, route
+        self.deadline = loop.time() + timeouts.total
+        self.started: asyncio.Future[tuple[int, RawHeaders]] = loop.create_future()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(_QUEUE_CHUNKS)
+        self.finished = asyncio.Event()
+        body = request.body
+        self.body_iter = body.__aiter__() if not isinstance(body, bytes) else None
+        self.body_sent = False
+
+    async def receive(self) -> Message:
+        if self.body_iter is not None and not self.body_sent:
+            try:
+                chunk = await self.body_iter.__anext__()
+            except StopAsyncIteration:
+                self.body_sent = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        if not self.body_sent:
+            self.body_sent = True
+            body = self.request.body
+            return {"type": "http.request", "body": body, "more_body": False}
+        await self.finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", ())]
+            self.started.set_result((int(message["status"]), headers))
+        elif kind == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                await self.queue.put(bytes(chunk))
+            if not message.get("more_body", False):
+                await self.queue.put(_END)
+
+    async def run(self) -> None:
+        backend, route = self.backend, self.route
+        try:
+            await backend.app(_scope(self.request, backend._state), self.receive, self.send)
+        except Exception as exc:
+            if not self.started.done():
+                log.exception("in-process backend %r failed on %s", backend.name, route)
+                self.started.set_result((500, [(b"content-type", b"text/plain; charset=utf-8")]))
+                await self.queue.put(b"Internal Server Error")
+                await self.queue.put(_END)
+            else:
+                await self.queue.put(exc)
+        else:
+            if not self.started.done():
+                self.started.set_exception(
+                    UpstreamError(backend.name, route, "the app returned without answering")
+                )
+            await self.queue.put(_END)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        name, route = self.backend.name, self.route
+        while True:
+            left = min(self.timeouts.read, self.deadline - self.loop.time())
+            try:
+                item = await asyncio.wait_for(self.queue.get(), max(left, 0.0))
+            except TimeoutError:
+                raise UpstreamTimeout(name, route, "body not done in time") from None
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise UpstreamError(name, route, f"app failed mid-body: {item!r}")
+            yield item
 
 
 def _scope(request: UpstreamRequest, state: dict[str, Any]) -> dict[str, Any]:
