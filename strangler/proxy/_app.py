@@ -209,7 +209,6 @@ class Proxy:
             await self.startup()
         t0 = perf_counter()
         method: str = scope["method"]
-        client = scope.get("client")
         normal = self._normalised(scope)
         if normal is None:
             await self._reply(send, self._table.catch_all, 400, "bad_path", method=method)
@@ -226,21 +225,9 @@ class Proxy:
                 return
             decision, upstream_headers, cohort = placed
         sink = self.shadow_sink if decision.shadow is not None else None
-
-        if self._declared_too_large(scope["headers"]):
-            await self._reply(send, route, 413, "body_too_large", method=method)
+        body = await self._body(scope, receive, send, route, decision, sink is not None)
+        if body is None:
             return
-        body = RequestBody(receive, self._max_body, route.shadow.body_cap if sink else None)
-        try:
-            await body.prepare()
-            if decision.fallback and method in SAFE_METHODS:
-                await body.read_all()
-        except BodyTooLarge:
-            await self._reply(send, route, 413, "body_too_large", method=method)
-            return
-        except ClientDisconnected:
-            return
-
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
@@ -250,7 +237,7 @@ class Proxy:
             upstream_headers,
             body.for_upstream(),
             scope.get("scheme", "http"),
-            client,
+            scope.get("client"),
         )
         answered = await self._forward(
             request, decision.primary, route, decision, body, send, fwd.headers
@@ -264,11 +251,8 @@ class Proxy:
             if answered is None:
                 return
             side, resp = answered
-
         status = resp.status
         headers = self._policy.response(resp.headers, fwd)
-        copy: bytearray | None = bytearray() if sink is not None else None
-        cap = route.shadow.body_cap
         learn: bytearray | None = None
         if domain is not None:
             domain.learn(side, resp.headers)
@@ -277,6 +261,61 @@ class Proxy:
             if cohort is not None:
                 headers.append((b"set-cookie", cohort.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
+        copy = bytearray() if sink is not None else None
+        done, kept = await self._answer_body(receive, send, route, method, resp, copy, learn)
+        if not done:
+            return
+        if learn is not None and domain is not None:
+            domain.learn(side, [], bytes(learn))
+        elapsed = perf_counter() - t0
+        self.metrics.request(route.key, route.mode, side, status, elapsed)
+        if sink is not None and decision.shadow is not None:
+            answer = (status, headers, kept, elapsed)
+            exchange = self._exchange(scope, route, key, fwd.headers, body, side, answer)
+            self._hand_to_shadow(sink, exchange, decision.shadow)
+
+    async def _body(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        decision: Decision,
+        shadowed: bool,
+    ) -> RequestBody | None:
+        """The request's body, ready to forward (read whole when a fallback may resend
+        it); None when the client was answered (413) or left."""
+        method = scope["method"]
+        if self._declared_too_large(scope["headers"]):
+            await self._reply(send, route, 413, "body_too_large", method=method)
+            return None
+        body = RequestBody(receive, self._max_body, route.shadow.body_cap if shadowed else None)
+        try:
+            await body.prepare()
+            if decision.fallback and method in SAFE_METHODS:
+                await body.read_all()
+        except BodyTooLarge:
+            await self._reply(send, route, 413, "body_too_large", method=method)
+            return None
+        except ClientDisconnected:
+            return None
+        return body
+
+    async def _answer_body(
+        self,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        method: str,
+        resp: UpstreamResponse,
+        copy: bytearray | None,
+        learn: bytearray | None,
+    ) -> tuple[bool, bytearray | None]:
+        """Relay the answer's body. Returns whether it was relayed whole (not when a backend
+        cut it or the client left: the caller then records nothing) and the copy kept for
+        the shadow comparison (None over its cap). ``learn`` gets every chunk."""
+        status = resp.status
+        cap = route.shadow.body_cap
         ended = False
         watch = ClientWatch(receive, length=resp.content_length())
         try:
@@ -303,24 +342,17 @@ class Proxy:
             # Headers are gone already: end the connection so the client sees a cut body.
             log.warning("%s", err)
             self.metrics.upstream_error(route.key, err.backend, err.kind)
-            return
+            return False, None
         except asyncio.CancelledError:
             if watch.absorb():
-                return  # the client left: the backend's connection is dropped, not drained
+                return False, None  # the client left: the backend's connection is dropped
             raise
         finally:
             watch.stop()
             await resp.aclose()
         if not ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if learn is not None and domain is not None:
-            domain.learn(side, [], bytes(learn))
-        elapsed = perf_counter() - t0
-        self.metrics.request(route.key, route.mode, side, status, elapsed)
-        if sink is not None and decision.shadow is not None:
-            answer = (status, headers, copy, elapsed)
-            exchange = self._exchange(scope, route, key, fwd.headers, body, side, answer)
-            self._hand_to_shadow(sink, exchange, decision.shadow)
+        return True, copy
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: routed as a ``GET`` of its path, then relayed."""
