@@ -14,7 +14,7 @@ times for
 interleaved (the default) and, with ``--sequential``, one side after the other for
 comparison. It prints the pass counts per case as JSON lines::
 
-    python -m bench.bench_load_gate --runs 20 --seconds 4 --block 0.5
+    python -m bench.bench_load_gate --runs 20 --seconds 6 --block 0.5
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _case(legacy: str, new: str, runs: int, seconds: float, block: float) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=4.0, help="per side and run")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per side and run")
     parser.add_argument("--work", type=int, default=40000, help="loop steps per request")
     parser.add_argument("--burners", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--period", type=float, default=7.0, help="seconds per load wave")
