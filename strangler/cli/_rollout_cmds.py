@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
 
 if TYPE_CHECKING:
     from strangler.rollout.progress import Progress
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return output_console()
 
 
 def _print_json(data: Any) -> None:

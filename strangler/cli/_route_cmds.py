@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from strangler._modes import MODES
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
 
 if TYPE_CHECKING:
     from strangler.config import Config
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return output_console()
 
 
 def _when(at: datetime) -> str:

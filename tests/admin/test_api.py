@@ -108,7 +108,12 @@ def test_without_a_configured_token_the_admin_side_is_read_only(
     resp = client.post("/api/flip", json={}, headers=_auth())
     assert resp.status_code == 401
     assert "no admin token is configured" in resp.json()["error"]
-    assert "read-only: no admin token is configured" in client.get("/").text
+    page = client.get("/").text
+    assert "read-only: no admin token is configured" in page
+    # no control that could only ever answer 401: no flip form, no kill switch button
+    assert 'data-action="flip"' not in page
+    assert 'data-action="kill-switch"' not in page
+    assert 'data-action="flip"' in admin().get("/").text  # with a token they are there
 
 
 def test_flip_with_the_token_is_recorded_with_who_and_why(
