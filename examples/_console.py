@@ -39,7 +39,7 @@ def run_strangler(args: list[str], console: Console, *, quiet: bool = False) -> 
 @dataclass
 class StepResult:
     title: str
-    status: str  # done | skipped | failed
+    status: str  # done | caveat (done, but a gate failed or a flip was forced) | skipped | failed
     note: str = ""
 
 
@@ -64,11 +64,17 @@ class Narrator:
             result.status = "failed"
             raise
         finally:
-            if result.status == "done":
+            if result.status in ("done", "caveat"):
                 self.console.print(f"[dim]({time.monotonic() - t0:.1f} s)[/]")
 
     def note(self, text: str) -> None:
+        """A caveat of the current step (a gate that failed, a flip that had to be forced):
+        printed now, and the final table says the step is "done, with a caveat"."""
         self.console.print(f"[yellow]note:[/] {text}")
+        if self.results and self.results[-1].status == "done":
+            current = self.results[-1]
+            current.status = "caveat"
+            current.note = (current.note + "; " if current.note else "") + text
 
     def ok(self, text: str) -> None:
         self.console.print(f"[green]✔[/] {text}")
@@ -77,8 +83,10 @@ class Narrator:
         table = Table(title=f"demo finished in {time.monotonic() - self.started:.0f} s")
         for column in ("#", "step", "result", "note"):
             table.add_column(column)
-        colours = {"done": "green", "skipped": "yellow", "failed": "red"}
+        colours = {"done": "green", "caveat": "yellow", "skipped": "yellow", "failed": "red"}
+        shown = {"caveat": "done, with a caveat"}
         for i, r in enumerate(self.results, start=1):
-            table.add_row(str(i), r.title, f"[{colours[r.status]}]{r.status}[/]", r.note)
+            status = shown.get(r.status, r.status)
+            table.add_row(str(i), r.title, f"[{colours[r.status]}]{status}[/]", r.note)
         self.console.print(table)
         self.console.print(f"reports and logs kept in [bold]{out}[/]")

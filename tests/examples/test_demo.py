@@ -79,6 +79,8 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(tmp_path: Path) -> None:
     assert "payments taken once: 5 orders, 10 payment attempts" in flat
     assert "5 payments in legacy's T_PAY" in flat
     assert "demo failed" not in text
+    # a caveat printed on the way (a forced flip, a failed gate) shows in the final table
+    assert ("note:" in text) == ("done, with a caveat" in flat)
     assert "Traceback" not in text
     assert "all processes stopped, temporary files removed" in text
     work = Path(re.search(r"working in (\S+)", text).group(1))  # type: ignore[union-attr]
