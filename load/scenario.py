@@ -29,9 +29,9 @@ from urllib.parse import quote
 from shadow.corpus import CorpusEntry
 from strangler import ConfigError, LoadError
 from strangler.config import SAFE_METHODS, Config, RouteConfig, canonical_route
+from strangler.routing import CATCH_ALL
 
 __all__ = [
-    "CATCH_ALL",
     "LoadRequest",
     "RouteLoad",
     "Scenario",
@@ -39,7 +39,6 @@ __all__ = [
     "from_routes",
 ]
 
-CATCH_ALL = "(catch-all)"
 MAX_REQUESTS_PER_ROUTE = 1000
 # Headers that belong to one connection or that the load generator sets itself.
 _DROPPED_HEADERS = frozenset(
@@ -195,6 +194,7 @@ def from_corpus(
     dropped_writes: dict[str, int] = {}
     known = {r.key: r for r in config.routes}
     for request, _response in entries:
+        # unmatched requests: the catch-all, named as the proxy's metrics and errors name it
         route = _canonical_or_same(request.route) if request.route else CATCH_ALL
         rc = known.get(route)
         if request.method not in SAFE_METHODS and not (rc and rc.load_writes):

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from strangler._modes import MODES
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
+from strangler.routing import CATCH_ALL
 
 if TYPE_CHECKING:
     from strangler.config import Config
@@ -120,7 +121,11 @@ def print_routes(console: Console, overview: RoutesOverview) -> None:
             note.append(" (held by automatic rollback)", style="red")
         table.add_row(r.route, mode, r.sticky or "", last, note)
     table.add_row(
-        "* (catch-all)", overview.catch_all_mode, "", "", Text("unmatched requests", style="dim")
+        f"{CATCH_ALL} (catch-all)",
+        overview.catch_all_mode,
+        "",
+        "",
+        Text("unmatched requests", style="dim"),
     )
     console.print(table)
 

@@ -50,7 +50,7 @@ def test_routes_table_for_people(config_file: Path, run: Run) -> None:
     assert code == 0
     assert "state version 0" in out
     assert "canary 12.5%" in out
-    assert "* (catch-all)" in out
+    assert "* /{path:path} (catch-all)" in out
     run("flip", "-c", str(config_file), "POST /payments", "--to", "new", "-r", "rewritten")
     _, out, _ = run("routes", "-c", str(config_file))
     line = next(li for li in out.splitlines() if "POST /payments" in li)
