@@ -81,6 +81,10 @@ def progress_figure(
                 yaxis="y2",
             )
         )
+    # The migration's own time range: from its first flip or first recorded traffic to now.
+    starts = times[:1] + [p.start for p in trend[:1]]
+    if starts and times:
+        fig.update_xaxes(range=[min(starts).isoformat(), times[-1].isoformat()])
     fig.update_layout(
         height=320,
         margin={"l": 40, "r": 40, "t": 10, "b": 30},

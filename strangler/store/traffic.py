@@ -180,17 +180,49 @@ def served_totals(store: Store, since: datetime, until: datetime) -> SideTotals:
     return SideTotals(by_side.get("legacy", 0), by_side.get("new", 0))
 
 
+#: Bucket widths a trend may use, finest first: the first that keeps the migration's own
+#: time range within ``TREND_POINTS`` buckets is taken.
+TREND_STEPS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+)
+TREND_POINTS = 120
+
+
 def served_trend(store: Store, since: datetime, until: datetime) -> list[TrafficPoint]:
-    """One point per day (UTC) with traffic from ``since`` to ``until``, oldest first."""
-    day = since.replace(hour=0, minute=0, second=0, microsecond=0)
-    points: list[TrafficPoint] = []
-    while day <= until:
-        end = day + timedelta(days=1)
-        totals = served_totals(store, day, min(end - timedelta(microseconds=1), until))
-        if totals.legacy or totals.new:
-            points.append(TrafficPoint(day, totals.legacy, totals.new))
-        day = end
-    return points
+    """Answers served by legacy and by new over the migration's own time range: from the
+    first traffic recorded after ``since`` to ``until``, in buckets as fine as keep that
+    range within :data:`TREND_POINTS` (a migration that began 20 minutes ago gets minutes,
+    not one point at midnight), oldest first; buckets without traffic are left out."""
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                TrafficMinuteRow.minute, TrafficMinuteRow.side, func.sum(TrafficMinuteRow.served)
+            )
+            .where(TrafficMinuteRow.minute >= _floor(since), TrafficMinuteRow.minute <= until)
+            .group_by(TrafficMinuteRow.minute, TrafficMinuteRow.side)
+        ).all()
+    if not rows:
+        return []
+    first = min(minute for minute, _, _ in rows)
+    span = until - first
+    step = next((w for w in TREND_STEPS if span <= w * TREND_POINTS), TREND_STEPS[-1])
+    buckets: dict[datetime, list[int]] = {}
+    for minute, side, served in rows:
+        if side not in ("legacy", "new"):
+            continue
+        start = first + ((minute - first) // step) * step
+        slot = buckets.setdefault(start, [0, 0])
+        slot[side == "new"] += int(served or 0)
+    return [
+        TrafficPoint(start, legacy, new)
+        for start, (legacy, new) in sorted(buckets.items())
+        if legacy or new
+    ]
 
 
 def field_counts(

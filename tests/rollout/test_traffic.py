@@ -112,6 +112,19 @@ def test_served_errors_of_new_block_readiness(sqlite_url: str, store: Store) -> 
     )
 
 
+def test_the_trend_of_a_young_migration_is_in_minutes_from_its_first_record(
+    sqlite_url: str, store: Store
+) -> None:
+    for ago in (20, 12, 3):
+        _served(store, A, "legacy", timedelta(minutes=ago), 100, 0)
+    _served(store, B, "new", timedelta(minutes=3), 50, 0)
+    trend = served_trend(store, NOW - timedelta(days=14), NOW)
+    assert [(p.legacy, p.new) for p in trend] == [(100, 0), (100, 0), (100, 50)]
+    # the first point is the first record, not the start of the calendar day
+    assert trend[0].start == (NOW - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    assert trend[-1].start - trend[0].start == timedelta(minutes=17)
+
+
 def test_share_served_by_new_and_daily_trend(sqlite_url: str, store: Store) -> None:
     _served(store, A, "legacy", timedelta(minutes=10), 300, 0)
     _served(store, B, "new", timedelta(minutes=10), 100, 0)
