@@ -14,11 +14,10 @@ the newest verification of the mapping is clean and covered every row (not a ``-
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from strangler import MigrationError, StoreError
 from strangler.store import Store
-from strangler.store.models import utcnow
 
 from .mapping import brief_error
 from .records import JobLog, VerificationRecord
@@ -58,7 +57,7 @@ def require_verified(
             f"{latest.missing} missing, {latest.extra} extra and {latest.different} different "
             f"rows; {todo}",
         )
-    if max_age is not None and utcnow() - latest.at > max_age:
+    if max_age is not None and datetime.now(UTC) - latest.at > max_age:
         raise MigrationError(
             mapping,
             f"contract refused: the latest clean verification is from "

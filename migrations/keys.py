@@ -1,13 +1,11 @@
-"""Key values: their JSON form in the store, and key-range predicates on any engine.
+"""Key-range predicates on any engine, over key values as :mod:`strangler.store` keeps them.
 
-A key is a tuple (one value per key column, composite keys included). The backfill cursor,
-the fixed end point and chunk bounds are keys, stored as JSON with a small tagged encoding
-for values JSON lacks::
+A key is a tuple (one value per key column, composite keys included); the backfill cursor,
+the fixed end point and chunk bounds are keys, stored as JSON by the store (its tagged
+encoding is re-exported here)::
 
     >>> decode_key(encode_key((7, "b")))
     (7, 'b')
-    >>> encode_key((Decimal("1.50"),))
-    [{'$dec': '1.50'}]
 
 A range is ``(lo, hi]``: ``lo`` exclusive (None: from the start), ``hi`` inclusive (None: to
 the end), so a cursor is "the last key done" and never an offset.
@@ -16,11 +14,11 @@ the end), so a cursor is "the last key done" and never an offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true, tuple_
+
+from strangler.store import Key, decode_key, decode_value, encode_key, encode_value
 
 __all__ = [
     "Key",
@@ -33,46 +31,6 @@ __all__ = [
     "key_in",
     "up_to",
 ]
-
-Key = tuple[Any, ...]
-
-
-def encode_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return {"$dec": str(value)}
-    if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, date):
-        return {"$d": value.isoformat()}
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"$b": bytes(value).hex()}
-    raise TypeError(f"key value {value!r} of type {type(value).__name__} cannot be stored")
-
-
-def decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and len(value) == 1:
-        ((tag, text),) = value.items()
-        if tag == "$dec":
-            return Decimal(text)
-        if tag == "$dt":
-            return datetime.fromisoformat(text)
-        if tag == "$d":
-            return date.fromisoformat(text)
-        if tag == "$b":
-            return bytes.fromhex(text)
-    return value
-
-
-def encode_key(key: Key | None) -> list[Any] | None:
-    """The JSON form of a key (None stays None)."""
-    return None if key is None else [encode_value(v) for v in key]
-
-
-def decode_key(data: Any) -> Key | None:
-    """A key back from its JSON form."""
-    return None if data is None else tuple(decode_value(v) for v in data)
 
 
 def _compare(

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from strangler.store import jobs, killswitch, models, shadow_models, traffic_models
+from strangler.store import job_models, killswitch, models, shadow_models, traffic_models
+from strangler.store.jobs import Chunk, Job, JobLog, VerificationRecord, worker_id
+from strangler.store.keys import Key, decode_key, decode_value, encode_key, encode_value
 from strangler.store.repository import Evidence, Flip, RouteState, Store, default_actor, make_engine
 from strangler.store.schema import current_revision, downgrade, head_revision, upgrade
 
 __all__ = [
+    "Chunk",
     "Evidence",
     "Flip",
+    "Job",
+    "JobLog",
+    "Key",
     "RouteState",
     "Store",
+    "VerificationRecord",
     "current_revision",
+    "decode_key",
+    "decode_value",
     "default_actor",
     "downgrade",
+    "encode_key",
+    "encode_value",
     "head_revision",
-    "jobs",
+    "job_models",
     "killswitch",
     "make_engine",
     "models",
     "shadow_models",
     "traffic_models",
     "upgrade",
+    "worker_id",
 ]

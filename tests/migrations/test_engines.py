@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from migrations import JobLog, backfill, upsert_rows, verify
-from strangler.store.jobs import BackfillChunkRow
+from strangler.store.job_models import BackfillChunkRow
 from tests.migrations import shop
 from tests.migrations.conftest import Shop
 
