@@ -25,9 +25,7 @@ from shadow.corpus import CorpusEntry
 from shadow.exchange import CapturedRequest, CapturedResponse
 from strangler import StoreError
 from strangler.config import Config
-from strangler.store import Store
-from strangler.store.shadow import exchanges_from
-from strangler.store.shadow_models import ShadowExchangeRow
+from strangler.store import SampledExchange, Store, exchanges_from
 
 __all__ = ["record_from_store", "stored_exchanges"]
 
@@ -44,7 +42,7 @@ def _headers(items: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k).lower(), str(v)) for k, v in items or ())
 
 
-def _entry(row: ShadowExchangeRow) -> CorpusEntry | None:
+def _entry(row: SampledExchange) -> CorpusEntry | None:
     if not _whole(row.request_body):
         return None
     request = CapturedRequest(

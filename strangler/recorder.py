@@ -48,10 +48,10 @@ from strangler.store.shadow import (
     SEVERITY_RANK,
     FieldTally,
     MinuteCounts,
+    SampledExchange,
     noise_totals,
     write_shadow,
 )
-from strangler.store.shadow_models import ShadowExchangeRow
 from strangler.store.traffic import field_counts
 
 __all__ = ["Recorder", "default_instance", "load_noise"]
@@ -74,7 +74,7 @@ def default_instance() -> str:
 class _Batch:
     minutes: dict[tuple[str, datetime], MinuteCounts] = field(default_factory=dict)
     fields: dict[tuple[str, datetime, str], FieldTally] = field(default_factory=dict)
-    samples: list[ShadowExchangeRow] = field(default_factory=list)
+    samples: list[SampledExchange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.minutes or self.fields or self.samples)
@@ -283,7 +283,7 @@ class Recorder:
             _side_hist(minute, result.candidate_side).add(candidate.elapsed_ms)
         self._count_fields(result, batch, minute_at, minute)
         if self._keep(result, minute_at):
-            batch.samples.append(self._row(result))
+            batch.samples.append(self._sample(result))
 
     def _count_fields(
         self, result: ShadowResult, batch: _Batch, minute_at: datetime, minute: MinuteCounts
@@ -333,7 +333,7 @@ class Recorder:
         self._kept[key] = kept + 1
         return True
 
-    def _row(self, result: ShadowResult) -> ShadowExchangeRow:
+    def _sample(self, result: ShadowResult) -> SampledExchange:
         red = result.redactor
         request = red.request(result.request)
         primary = red.response(result.primary)
@@ -343,7 +343,7 @@ class Recorder:
         verdict = result.verdict
         severity = verdict.severity
         limit = self._body_limit
-        return ShadowExchangeRow(
+        return SampledExchange(
             route=result.route,
             at=result.at,
             instance=self.instance,

@@ -78,3 +78,28 @@ def test_plugins_import_no_private_strangler_module(plugin: str) -> None:
                 if parts[0] == "strangler" and any(p.startswith("_") for p in parts[1:]):
                     private.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
     assert private == []
+
+
+@pytest.mark.parametrize("plugin", ["migrations", "parity_tests", "load"])
+def test_plugins_reach_the_store_through_its_package_only(plugin: str) -> None:
+    """What the store exports (the Store, its repositories, plain values) is the contract:
+    a plugin never imports a store module, so never an ORM row class."""
+    store = importlib.import_module("strangler.store")
+    found = []
+    for path in sorted((ROOT / plugin).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [a.name for a in node.names if a.name.startswith("strangler.store.")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "strangler.store"
+            ):
+                if node.module != "strangler.store":
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+                else:
+                    found += [
+                        f"{path.relative_to(ROOT)}:{node.lineno} {a.name}"
+                        for a in node.names
+                        if a.name not in store.__all__
+                        or isinstance(getattr(store, a.name), types.ModuleType)
+                    ]
+    assert found == []

@@ -28,8 +28,13 @@ from shadow.signatures import reclassify
 from strangler._errors import ConfigError
 from strangler.config import Config, parse_duration
 from strangler.store import Store
-from strangler.store.shadow import MinuteCounts, shadow_window
-from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
+from strangler.store.shadow import (
+    SEVERITY_RANK,
+    FieldTally,
+    MinuteCounts,
+    SampledExchange,
+    shadow_window,
+)
 
 __all__ = [
     "Example",
@@ -40,8 +45,6 @@ __all__ = [
     "build_report",
     "parse_since",
 ]
-
-SEVERITIES = ("status", "schema", "value", "added")
 
 
 def parse_since(text: str) -> timedelta:
@@ -132,7 +135,7 @@ class RouteReport:
     def worst(self) -> int:
         """Rank of the worst open finding (a real or unconfirmed difference): higher is worse."""
         open_ = [f for f in self.fields if f.mismatches and f.status != "noise"]
-        return max((_RANK.get(f.severity, 0) for f in open_), default=0)
+        return max((SEVERITY_RANK.get(f.severity, 0) for f in open_), default=0)
 
     @property
     def mismatched(self) -> int:
@@ -163,13 +166,13 @@ def _rules_for(config: Config | None, route: str) -> Rules:
         return Rules()
 
 
-def _example(row: ShadowExchangeRow) -> Example:
+def _example(row: SampledExchange) -> Example:
     return Example(
         at=row.at,
         method=row.method,
         path=row.path,
         query=row.query,
-        request_headers=list(row.request_headers or []),
+        request_headers=row.request_headers,
         request_body=row.request_body,
         primary_side=row.primary_side,
         candidate_side=row.candidate_side,
@@ -178,7 +181,7 @@ def _example(row: ShadowExchangeRow) -> Example:
         candidate_status=row.candidate_status,
         candidate_body=row.candidate_body,
         candidate_error=row.candidate_error,
-        differences=list(row.differences or []),
+        differences=row.differences,
     )
 
 
@@ -201,15 +204,13 @@ def build_report(
     now = now or datetime.now(UTC)
     start = (now - since).replace(second=0, microsecond=0)
     window = shadow_window(store, start, route)
-    totals = _route_totals(window.minutes)
-    per_field = _field_totals(window.fields)
     examples, values = _examples(window.exchanges)
     budget = _Budget()
     reports = [
         _route_report(
             name,
-            totals[name],
-            per_field.get(name, {}),
+            totals,
+            window.fields.get(name, {}),
             examples,
             values,
             rules=route_rules(config.rules if config else Rules(), _rules_for(config, name)),
@@ -217,7 +218,7 @@ def build_report(
             top=top,
             budget=budget,
         )
-        for name in sorted(totals)
+        for name, totals in sorted(window.routes.items())
     ]
     reports.sort(key=lambda r: (-r.worst, -r.mismatched, r.route))
     return ShadowReport(now, start, store.safe_url, reports)
@@ -230,54 +231,17 @@ class _Budget:
     left: int = MAX_EXPLAINED
 
 
-def _route_totals(minutes: Iterable[ShadowMinuteRow]) -> dict[str, MinuteCounts]:
-    """One route's minutes summed over the window."""
-    out: dict[str, MinuteCounts] = {}
-    for m in minutes:
-        t = out.get(m.route)
-        if t is None:
-            t = out[m.route] = MinuteCounts(mismatch=dict.fromkeys(SEVERITIES, 0))
-        t.signatures.merge_json(m.signatures)
-        t.requests += m.requests
-        t.compared += m.compared
-        t.matched += m.matched
-        t.noise += m.noise
-        t.noise_samples += m.noise_samples
-        for sev in SEVERITIES:
-            t.mismatch[sev] += getattr(m, f"mismatch_{sev}")
-        for mine, stored in ((t.not_compared, m.not_compared), (t.dropped, m.dropped)):
-            for k, v in (stored or {}).items():
-                mine[k] = mine.get(k, 0) + int(v)
-        t.legacy.merge(m.legacy_ms or [])
-        t.new.merge(m.new_ms or [])
-    return out
-
-
-def _field_totals(rows: Iterable[ShadowFieldRow]) -> dict[str, dict[str, list[Any]]]:
-    """Per route and field: ``[worst severity, mismatches, noise, legacy_new, legacy_legacy]``."""
-    per_field: dict[str, dict[str, list[Any]]] = {}
-    for fr in rows:
-        slot = per_field.setdefault(fr.route, {}).setdefault(fr.field, ["", 0, 0, 0, 0])
-        if _RANK.get(fr.severity, 0) > _RANK.get(slot[0], 0):
-            slot[0] = fr.severity
-        slot[1] += fr.mismatches
-        slot[2] += fr.noise
-        slot[3] += fr.legacy_new
-        slot[4] += fr.legacy_legacy
-    return per_field
-
-
 def _examples(
-    exchanges: Iterable[ShadowExchangeRow],
-) -> tuple[dict[tuple[str, str], ShadowExchangeRow], dict[tuple[str, str], Any]]:
+    exchanges: Iterable[SampledExchange],
+) -> tuple[dict[tuple[str, str], SampledExchange], dict[tuple[str, str], Any]]:
     """The newest mismatched exchange of each field, and a value each field had."""
-    examples: dict[tuple[str, str], ShadowExchangeRow] = {}
+    examples: dict[tuple[str, str], SampledExchange] = {}
     values: dict[tuple[str, str], Any] = {}
     for row in exchanges:
         if row.outcome == "mismatch":
-            for d in row.differences or []:
+            for d in row.differences:
                 examples.setdefault((row.route, d.get("field", "")), row)
-        for d in [*(row.differences or []), *(row.noise or [])]:
+        for d in [*row.differences, *row.noise]:
             values.setdefault((row.route, d.get("field", "")), d.get("legacy"))
     return examples, values
 
@@ -285,8 +249,8 @@ def _examples(
 def _route_report(
     name: str,
     t: MinuteCounts,
-    per_field: dict[str, list[Any]],
-    examples: dict[tuple[str, str], ShadowExchangeRow],
+    per_field: dict[str, FieldTally],
+    examples: dict[tuple[str, str], SampledExchange],
     values: dict[tuple[str, str], Any],
     *,
     rules: CompiledRules,
@@ -296,8 +260,10 @@ def _route_report(
 ) -> RouteReport:
     noise = RouteNoise(thresholds=thresholds, compared=t.compared, samples=t.noise_samples)
     statuses: dict[str, str] = {}
-    for fname, (_, _, _, ln, ll) in per_field.items():
-        counts = noise.fields[fname] = FieldCounts(ll, ln, values.get((name, fname)))
+    for fname, f in per_field.items():
+        counts = noise.fields[fname] = FieldCounts(
+            f.legacy_legacy, f.legacy_new, values.get((name, fname))
+        )
         statuses[fname] = field_status(
             counts, samples=t.noise_samples, compared=t.compared, thresholds=thresholds
         )
@@ -307,10 +273,20 @@ def _route_report(
         label: max(0, count - fix.removed.get(label, 0)) for label, count in t.mismatch.items()
     }
     fields = []
-    for fname, (sev, mism, nois, ln, ll) in per_field.items():
-        moved = min(mism, fix.by_field.get(fname, 0))
-        fields.append(FieldReport(fname, sev, mism - moved, nois + moved, ln, ll, statuses[fname]))
-    fields.sort(key=lambda f: (-_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
+    for fname, f in per_field.items():
+        moved = min(f.mismatches, fix.by_field.get(fname, 0))
+        fields.append(
+            FieldReport(
+                fname,
+                f.severity,
+                f.mismatches - moved,
+                f.noise + moved,
+                f.legacy_new,
+                f.legacy_legacy,
+                statuses[fname],
+            )
+        )
+    fields.sort(key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), -f.mismatches, -f.noise, f.field))
     kept = [
         f
         for i, f in enumerate(fields)
@@ -338,7 +314,7 @@ def _route_report(
 
 
 def _with_example(
-    f: FieldReport, sample: ShadowExchangeRow | None, rules: CompiledRules, budget: _Budget
+    f: FieldReport, sample: SampledExchange | None, rules: CompiledRules, budget: _Budget
 ) -> FieldReport:
     if sample is None or not f.mismatches:
         return f
@@ -348,6 +324,3 @@ def _with_example(
         lines = explain(sample.primary_body.encode(), sample.candidate_body.encode(), rules)
         example = replace(example, explanation=lines)
     return replace(f, example=example)
-
-
-_RANK = {"status": 4, "schema": 3, "value": 2, "added": 1}

@@ -7,6 +7,7 @@ from strangler.store.jobs import Chunk, Job, JobLog, VerificationRecord, worker_
 from strangler.store.keys import Key, decode_key, decode_value, encode_key, encode_value
 from strangler.store.repository import Evidence, Flip, RouteState, Store, default_actor, make_engine
 from strangler.store.schema import current_revision, downgrade, head_revision, upgrade
+from strangler.store.shadow import SampledExchange, exchanges_from
 
 __all__ = [
     "Chunk",
@@ -16,6 +17,7 @@ __all__ = [
     "JobLog",
     "Key",
     "RouteState",
+    "SampledExchange",
     "Store",
     "VerificationRecord",
     "current_revision",
@@ -25,6 +27,7 @@ __all__ = [
     "downgrade",
     "encode_key",
     "encode_value",
+    "exchanges_from",
     "head_revision",
     "job_models",
     "killswitch",

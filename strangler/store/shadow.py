@@ -1,14 +1,15 @@
 """The shadow aggregates' repository: what the recorder writes (per route and minute, per
 field, sampled exchanges) and what the report, the dashboard and ``strangler record`` read.
 
-The recorder accumulates plain values (:class:`MinuteCounts`, :class:`FieldTally`) and hands
-them over in one batch; the readers get plain values or detached rows, never a session.
+The recorder accumulates plain values (:class:`MinuteCounts`, :class:`FieldTally`,
+:class:`SampledExchange`) and hands them over in one batch; the readers get plain values,
+never a row or a session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "FieldTally",
     "FieldTotal",
     "MinuteCounts",
+    "SampledExchange",
     "ShadowWindow",
     "exchanges_from",
     "field_totals",
@@ -65,6 +67,52 @@ class FieldTally:
     legacy_legacy: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class SampledExchange:
+    """One sampled exchange with its verdict, redacted before it got here (bodies as text)."""
+
+    route: str
+    at: datetime
+    instance: str
+    outcome: str
+    severity: str
+    field: str
+    reason: str
+    method: str
+    path: str
+    query: str
+    request_headers: list[list[str]]
+    request_body: str
+    primary_side: str
+    candidate_side: str
+    primary_status: int
+    primary_headers: list[list[str]]
+    primary_body: str
+    primary_ms: float
+    candidate_status: int | None
+    candidate_headers: list[list[str]]
+    candidate_body: str
+    candidate_ms: float | None
+    candidate_error: str
+    differences: list[dict[str, Any]]
+    noise: list[dict[str, Any]]
+    id: int = 0  # given by the store
+
+
+_EXCHANGE_COLUMNS = tuple(f.name for f in fields(SampledExchange) if f.name != "id")
+
+
+def _exchange_row(x: SampledExchange) -> ShadowExchangeRow:
+    return ShadowExchangeRow(**{name: getattr(x, name) for name in _EXCHANGE_COLUMNS})
+
+
+def _exchange(row: ShadowExchangeRow) -> SampledExchange:
+    values = {name: getattr(row, name) for name in _EXCHANGE_COLUMNS}
+    for name in ("request_headers", "primary_headers", "candidate_headers", "differences", "noise"):
+        values[name] = list(values[name] or [])
+    return SampledExchange(**values, id=row.id)
+
+
 _MINUTE_ZEROS: dict[str, Any] = {
     "requests": 0,
     "compared": 0,
@@ -94,7 +142,7 @@ def write_shadow(
     instance: str,
     minutes: Mapping[tuple[str, datetime], MinuteCounts],
     fields: Mapping[tuple[str, datetime, str], FieldTally],
-    samples: Iterable[ShadowExchangeRow],
+    samples: Iterable[SampledExchange],
 ) -> None:
     """Add one batch in one transaction (raises StoreError; nothing is written then)."""
     with store.session() as s:
@@ -104,7 +152,7 @@ def write_shadow(
         for (route, minute_at, name), f in fields.items():
             key = {"route": route, "minute": minute_at, "instance": instance, "field": name}
             _add_field(minute_row(s, ShadowFieldRow, key, _FIELD_ZEROS), f)
-        s.add_all(samples)
+        s.add_all(_exchange_row(x) for x in samples)
 
 
 def _add_minute(row: ShadowMinuteRow, m: MinuteCounts) -> None:
@@ -132,7 +180,7 @@ def _add_minute(row: ShadowMinuteRow, m: MinuteCounts) -> None:
         row.signatures = merged.to_json()
 
 
-def _add_field(row: ShadowFieldRow, f: FieldTally) -> None:
+def _add_field(row: ShadowFieldRow | FieldTally, f: ShadowFieldRow | FieldTally) -> None:
     if SEVERITY_RANK.get(f.severity, 0) > SEVERITY_RANK.get(row.severity, 0):
         row.severity = f.severity
     row.mismatches += f.mismatches
@@ -153,17 +201,18 @@ def _add(stored: dict[str, Any] | None, more: dict[str, int]) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class ShadowWindow:
-    """Everything recorded since a minute (detached rows): what the report is built from."""
+    """Everything recorded since a minute, summed per route: what the report is built from."""
 
-    minutes: tuple[ShadowMinuteRow, ...]
-    fields: tuple[ShadowFieldRow, ...]
-    exchanges: tuple[ShadowExchangeRow, ...]  # newest first, at most ``exchange_limit``
+    routes: dict[str, MinuteCounts]  # every minute of a route (every process) added up
+    fields: dict[str, dict[str, FieldTally]]  # per route and field, added up
+    exchanges: tuple[SampledExchange, ...]  # newest first, at most ``exchange_limit``
 
 
 def shadow_window(
     store: Store, start: datetime, route: str | None = None, *, exchange_limit: int = 2000
 ) -> ShadowWindow:
-    """The minutes, field rows and newest sampled exchanges from ``start`` (one route or all)."""
+    """The sums of the minutes and field counts, and the newest sampled exchanges, from
+    ``start`` (one route or all)."""
     mq = select(ShadowMinuteRow).where(ShadowMinuteRow.minute >= start)
     fq = select(ShadowFieldRow).where(ShadowFieldRow.minute >= start)
     eq = select(ShadowExchangeRow).where(ShadowExchangeRow.at >= start)
@@ -171,12 +220,36 @@ def shadow_window(
         mq = mq.where(ShadowMinuteRow.route == route)
         fq = fq.where(ShadowFieldRow.route == route)
         eq = eq.where(ShadowExchangeRow.route == route)
+    routes: dict[str, MinuteCounts] = {}
+    per_field: dict[str, dict[str, FieldTally]] = {}
     with store.session() as s:
-        return ShadowWindow(
-            tuple(s.scalars(mq).all()),
-            tuple(s.scalars(fq).all()),
-            tuple(s.scalars(eq.order_by(ShadowExchangeRow.id.desc()).limit(exchange_limit))),
-        )
+        for m in s.scalars(mq):
+            _sum_minute(routes, m)
+        for f in s.scalars(fq):
+            _add_field(per_field.setdefault(f.route, {}).setdefault(f.field, FieldTally()), f)
+        exchanges = s.scalars(eq.order_by(ShadowExchangeRow.id.desc()).limit(exchange_limit))
+        return ShadowWindow(routes, per_field, tuple(_exchange(x) for x in exchanges))
+
+
+_SEVERITIES = ("status", "schema", "value", "added")
+
+
+def _sum_minute(routes: dict[str, MinuteCounts], m: ShadowMinuteRow) -> None:
+    t = routes.get(m.route)
+    if t is None:
+        t = routes[m.route] = MinuteCounts(mismatch=dict.fromkeys(_SEVERITIES, 0))
+    t.signatures.merge_json(m.signatures)
+    t.requests += m.requests
+    t.compared += m.compared
+    t.matched += m.matched
+    t.noise += m.noise
+    t.noise_samples += m.noise_samples
+    for sev in _SEVERITIES:
+        t.mismatch[sev] += getattr(m, f"mismatch_{sev}")
+    t.not_compared = _add(t.not_compared, m.not_compared or {})
+    t.dropped = _add(t.dropped, m.dropped or {})
+    t.legacy.merge(m.legacy_ms or [])
+    t.new.merge(m.new_ms or [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,20 +281,21 @@ def field_totals(store: Store, route: str, since: datetime | None = None) -> lis
     ]
 
 
-def latest_exchange(store: Store, route: str, field_name: str) -> ShadowExchangeRow | None:
+def latest_exchange(store: Store, route: str, field_name: str) -> SampledExchange | None:
     """The newest sampled exchange of ``route`` whose worst field is ``field_name``."""
     with store.session() as s:
-        return s.scalars(
+        row = s.scalars(
             select(ShadowExchangeRow)
             .where(ShadowExchangeRow.route == route, ShadowExchangeRow.field == field_name)
             .order_by(ShadowExchangeRow.id.desc())
             .limit(1)
         ).first()
+        return _exchange(row) if row is not None else None
 
 
 def exchanges_from(
     store: Store, since: datetime | None = None, *, batch: int = 500
-) -> Iterator[ShadowExchangeRow]:
+) -> Iterator[SampledExchange]:
     """Every sampled exchange (from ``since``), oldest first, read in batches."""
     query = select(ShadowExchangeRow).order_by(ShadowExchangeRow.id)
     if since is not None:
@@ -229,11 +303,12 @@ def exchanges_from(
     last = 0
     while True:
         with store.session() as s:
-            rows = s.scalars(query.where(ShadowExchangeRow.id > last).limit(batch)).all()
-        if not rows:
+            rows = s.scalars(query.where(ShadowExchangeRow.id > last).limit(batch))
+            found = [_exchange(row) for row in rows]
+        if not found:
             return
-        yield from rows
-        last = rows[-1].id
+        yield from found
+        last = found[-1].id
 
 
 def noise_totals(store: Store, since: datetime) -> dict[str, tuple[int, int]]:
