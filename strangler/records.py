@@ -1,5 +1,5 @@
 """The control plane's records as plain values: a route's live state, a flip, a piece of
-evidence.
+evidence, the kill switch's position.
 
 The store reads and writes them; routing, readiness and the CLI work on them without
 loading the store (or SQLAlchemy)::
@@ -15,7 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Evidence", "Flip", "RouteState", "SideTotals", "TrafficPoint", "WindowStats"]
+__all__ = [
+    "Evidence",
+    "Flip",
+    "KillSwitchState",
+    "RouteState",
+    "SideTotals",
+    "TrafficPoint",
+    "WindowStats",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,30 @@ class Evidence:
     at: datetime
     passed: bool
     summary: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchState:
+    """The global kill switch: when engaged every route was sent to legacy."""
+
+    engaged: bool
+    at: datetime | None = None
+    actor: str = ""
+    reason: str = ""
+
+    def describe(self) -> str:
+        if not self.engaged:
+            return "kill switch off"
+        when = f" since {self.at:%Y-%m-%d %H:%M:%S} UTC" if self.at else ""
+        return f"kill switch on{when} by {self.actor or '?'}: {self.reason or 'no reason given'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "engaged": self.engaged,
+            "at": self.at.isoformat() if self.at else None,
+            "actor": self.actor,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)

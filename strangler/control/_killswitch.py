@@ -16,10 +16,9 @@ from typing import Any
 
 from strangler._errors import InvalidFlip
 from strangler.config import Config
-from strangler.rollout.gates import KillSwitchState
+from strangler.records import KillSwitchState
 from strangler.store import Flip, Store, default_actor
-from strangler.store.killswitch import KillSwitchRow
-from strangler.store.models import utcnow
+from strangler.store.killswitch import kill_switch_state, set_kill_switch
 
 __all__ = [
     "KillSwitchResult",
@@ -43,28 +42,6 @@ class KillSwitchResult:
         return {**self.state.to_json(), "flips": [f.to_json() for f in self.flips]}
 
 
-def kill_switch_state(store: Store) -> KillSwitchState:
-    """Where the switch stands (off when it was never used)."""
-    with store.session() as s:
-        row = s.get(KillSwitchRow, 1)
-        if row is None:
-            return KillSwitchState(False)
-        return KillSwitchState(bool(row.engaged), row.at, row.actor, row.reason)
-
-
-def _set(store: Store, engaged: bool, reason: str, actor: str) -> KillSwitchState:
-    with store.session() as s:
-        row = s.get(KillSwitchRow, 1, with_for_update=True)
-        if row is None:
-            row = KillSwitchRow(id=1)
-            s.add(row)
-        row.engaged = engaged
-        row.at = utcnow()
-        row.actor = actor
-        row.reason = reason
-        return KillSwitchState(engaged, row.at, actor, reason)
-
-
 def _reason(reason: str | None) -> str:
     if not reason or not reason.strip():
         raise InvalidFlip(
@@ -80,7 +57,7 @@ def engage_kill_switch(
     why = _reason(reason)
     who = actor or default_actor()
     # The switch first: from here on, forward flips are refused while routes go back.
-    state = _set(store, True, why, who)
+    state = set_kill_switch(store, engaged=True, reason=why, actor=who)
     live = store.live_states()
     flips: list[Flip] = []
     for rc in config.routes:
@@ -104,4 +81,7 @@ def engage_kill_switch(
 
 def release_kill_switch(store: Store, *, reason: str, actor: str | None = None) -> KillSwitchResult:
     """Release the switch; routes stay where they are until people flip them forward."""
-    return KillSwitchResult(_set(store, False, _reason(reason), actor or default_actor()))
+    state = set_kill_switch(
+        store, engaged=False, reason=_reason(reason), actor=actor or default_actor()
+    )
+    return KillSwitchResult(state)

@@ -14,12 +14,10 @@ may send more traffic to new, forced or not::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from strangler._errors import FlipRefused
+from strangler.records import KillSwitchState
 from strangler.rollout.readiness import Readiness
 
 __all__ = ["KillSwitchState", "decide_flip", "new_share", "sends_more_to_new"]
@@ -46,30 +44,6 @@ def sends_more_to_new(
 ) -> bool:
     """Whether the flip makes new answer more (or legacy stop answering)."""
     return new_share(to_mode, to_percent) > new_share(from_mode, from_percent)
-
-
-@dataclass(frozen=True, slots=True)
-class KillSwitchState:
-    """The global kill switch: when engaged every route was sent to legacy."""
-
-    engaged: bool
-    at: datetime | None = None
-    actor: str = ""
-    reason: str = ""
-
-    def describe(self) -> str:
-        if not self.engaged:
-            return "kill switch off"
-        when = f" since {self.at:%Y-%m-%d %H:%M:%S} UTC" if self.at else ""
-        return f"kill switch on{when} by {self.actor or '?'}: {self.reason or 'no reason given'}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "engaged": self.engaged,
-            "at": self.at.isoformat() if self.at else None,
-            "actor": self.actor,
-            "reason": self.reason,
-        }
 
 
 def decide_flip(
