@@ -23,12 +23,13 @@ import contextlib
 import logging
 from typing import Protocol
 
+from strangler._errors import StoreError
 from strangler._tasks import cancel
 from strangler.config import Config
 from strangler.control import format_percent
 from strangler.routing import Route, RouteTable
 from strangler.store import Store
-from strangler.store.repository import NOTIFY_CHANNEL
+from strangler.store.notices import NOTIFY_CHANNEL, flip_notices, listens
 
 __all__ = ["LiveState", "TableTarget"]
 
@@ -66,7 +67,7 @@ class LiveState:
         self.config = config
         self.proxy = proxy
         self.poll_interval = poll_interval or config.proxy.poll_interval
-        self.listen = listen and store.engine.dialect.name == "postgresql"
+        self.listen = listen and listens(store)
         self.version: int | None = None
         self.table: RouteTable | None = None
         self.store_down = False
@@ -141,32 +142,22 @@ class LiveState:
                 )
                 self.store_down = False
 
-    def _conninfo(self) -> str:
-        url = self.store.engine.url.set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
-
     async def _listen(self) -> None:
-        import psycopg
-
         assert self._wake is not None
         warned = False
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo(), autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                async for _ in flip_notices(self.store):
                     if warned:
                         log.warning("LISTEN %s re-established", NOTIFY_CHANNEL)
                         warned = False
-                    self._wake.set()  # a flip may have been missed while disconnected
-                    async for _ in conn.notifies():
-                        self._wake.set()
-            except (psycopg.Error, OSError) as exc:
+                    self._wake.set()  # on (re)connecting too: a flip may have been missed
+            except StoreError as exc:
                 if not warned:
                     log.warning(
                         "LISTEN %s failed (%s); relying on polling every %g s",
                         NOTIFY_CHANNEL,
-                        exc,
+                        exc.detail,
                         self.poll_interval,
                     )
                     warned = True

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, create_engine, event, func, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -211,8 +211,6 @@ NOTIFY_CHANNEL = "strangler_flips"
 
 
 def _pg_notify() -> Any:
-    from sqlalchemy import func, literal
-
     return func.pg_notify(literal(NOTIFY_CHANNEL), literal("flip"))
 
 
