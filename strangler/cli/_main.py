@@ -16,6 +16,7 @@ from strangler._errors import ConfigError, FlipRefused, InvalidFlip, RouteError,
 from strangler.cli import (
     _config_cmds,
     _db_cmds,
+    _discover_cmds,
     _report_cmds,
     _rollout_cmds,
     _route_cmds,
@@ -49,7 +50,8 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (_config_cmds, _db_cmds, _route_cmds, _serve_cmds, _report_cmds, _rollout_cmds):
+    commands = (_config_cmds, _db_cmds, _route_cmds, _serve_cmds, _report_cmds, _rollout_cmds)
+    for module in (*commands, _discover_cmds):
         module.register(app)
     for ep in entry_points(group="strangler.commands"):
         ep.load()(app)

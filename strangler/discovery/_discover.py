@@ -1,0 +1,116 @@
+"""``discover``: read sources into one template tree and say which endpoints are declared."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strangler._errors import ConfigError
+from strangler.config import Config
+from strangler.discovery._sources import FORMATS, ReadStats, detect, read_requests
+from strangler.discovery._templates import DiscoveredRoute, TemplateTree
+from strangler.routing import RouteTable
+
+__all__ = ["Discovery", "discover", "routes_yaml"]
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What ``discover`` found: endpoints (most requested first), per-file statistics,
+    requests over the tree's bound, and which endpoints a config already declares."""
+
+    routes: tuple[DiscoveredRoute, ...]
+    files: dict[str, ReadStats]
+    total: int
+    other: int
+    declared: dict[str, str] = field(default_factory=dict)  # discovered route -> config key
+
+    @property
+    def undeclared(self) -> tuple[DiscoveredRoute, ...]:
+        return tuple(r for r in self.routes if r.route not in self.declared)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total_requests": self.total,
+            "other_requests": self.other,
+            "files": {
+                name: {
+                    "lines": s.lines,
+                    "requests": s.requests,
+                    "unreadable": s.unreadable,
+                    "example_unreadable": s.example or None,
+                }
+                for name, s in self.files.items()
+            },
+            "routes": [
+                {
+                    "route": r.route,
+                    "requests": r.count,
+                    "share": round(r.share, 6),
+                    "declared_as": self.declared.get(r.route),
+                }
+                for r in self.routes
+            ],
+        }
+
+
+def discover(
+    paths: Sequence[Path],
+    *,
+    fmt: str = "auto",
+    config: Config | None = None,
+    max_templates: int = 50_000,
+    on_file: Callable[[Path, str], None] | None = None,
+) -> Discovery:
+    """Read every file of ``paths`` (``fmt``: one of :data:`FORMATS` or ``auto``)."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ConfigError("--format", fmt, f"auto or one of {', '.join(FORMATS)}")
+    tree = TemplateTree(max_nodes=max_templates)
+    files: dict[str, ReadStats] = {}
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError("FILE", str(path), "a readable file")
+        kind = detect(path) if fmt == "auto" else fmt
+        if on_file is not None:
+            on_file(path, kind)
+        stats = files[str(path)] = ReadStats()
+        try:
+            tree.add_many(read_requests(path, kind, stats))
+        except (ValueError, AttributeError, yaml.YAMLError) as exc:
+            raise ConfigError("FILE", str(path), f"{kind} ({exc})") from None
+        except OSError as exc:
+            raise ConfigError("FILE", str(path), f"a readable file ({exc.strerror})") from None
+    routes = tuple(tree.entries())
+    declared = _declared(routes, config) if config is not None else {}
+    return Discovery(routes, files, tree.total, tree.other, declared)
+
+
+def _declared(routes: Sequence[DiscoveredRoute], config: Config) -> dict[str, str]:
+    """Discovered routes a declared route serves (matched as the proxy matches requests,
+    with each parameter standing for a sample value)."""
+    table = RouteTable.build(config)
+    out = {}
+    for r in routes:
+        sample = "/".join("x1" if s.startswith("{") else s for s in r.path.split("/"))
+        found = [table.match(m, sample or "/") for m in r.methods]
+        keys = {f.route.key for f in found if f is not None}
+        if len(keys) == 1 and all(found):
+            out[r.route] = keys.pop()
+    return out
+
+
+def routes_yaml(routes: Sequence[DiscoveredRoute]) -> str:
+    """Route entries to paste under ``routes:`` (mode ``legacy``: nothing changes until a
+    flip), each with its traffic in a comment."""
+    lines = ["routes:"]
+    for r in routes:
+        share = f"{r.share:.2%}" if r.count else "declared in OpenAPI, no traffic seen"
+        lines.append(f"  # {r.count:,} requests, {share}")
+        lines.append(f"  - route: {json.dumps(r.route)}")  # JSON strings are YAML
+        lines.append("    mode: legacy")
+    return "\n".join(lines) + "\n"
