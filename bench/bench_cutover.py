@@ -101,7 +101,7 @@ def main() -> None:
                             served=10,
                             requests=10,
                             errors=0,
-                            latency=[1] * 14,
+                            latency=[1] * 48,
                         )
                     )
         ready_s = _per_call(lambda: readiness_of(cfg, store), args.seconds)

@@ -37,6 +37,40 @@ class LatencyHistogram:
             for i, c in enumerate(list(counts)[:size]):
                 self.counts[i] = int(c)
 
+    @classmethod
+    def spread(cls, bounds_ms: Sequence[float], counts: Sequence[float]) -> LatencyHistogram:
+        """The histogram of latencies counted over coarser buckets (Prometheus' ones).
+
+        ``counts[i]`` is how many fell in ``(bounds_ms[i - 1], bounds_ms[i]]`` (the first from
+        0, one more count above the last bound); each bound must be one of :data:`BOUNDS_MS`.
+        A coarse count is shared among the buckets its range covers in proportion to their
+        width (largest remainders first), so a percentile reads about as it would,
+        interpolated, on the coarse buckets; the count above the last bound goes to the
+        bucket right above it.
+
+        >>> LatencyHistogram.spread((1.0,), (4, 1)).counts[:6]
+        [1, 1, 1, 1, 1, 0]
+        """
+        out = cls()
+        start = 0
+        for i, n in enumerate(list(counts)[: len(bounds_ms) + 1]):
+            stop = BOUNDS_MS.index(bounds_ms[i]) + 1 if i < len(bounds_ms) else start + 1
+            out._share(range(start, stop), round(n))
+            start = stop
+        return out
+
+    def _share(self, buckets: range, n: int) -> None:
+        if len(buckets) == 1:
+            self.counts[buckets[0]] += n
+            return
+        widths = [BOUNDS_MS[i] - (BOUNDS_MS[i - 1] if i else 0.0) for i in buckets]
+        exact = [n * w / sum(widths) for w in widths]
+        whole = [int(x) for x in exact]
+        for k in sorted(range(len(whole)), key=lambda k: whole[k] - exact[k])[: n - sum(whole)]:
+            whole[k] += 1
+        for i, c in zip(buckets, whole, strict=True):
+            self.counts[i] += c
+
     @property
     def count(self) -> int:
         return sum(self.counts)

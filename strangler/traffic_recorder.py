@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from shadow.histogram import LatencyHistogram
 from strangler._errors import StranglerError
 from strangler._tasks import cancel
 from strangler.metrics import LATENCY_BUCKETS
@@ -40,7 +41,7 @@ from strangler.rollout.rollback import RouteCounters, SideCounters
 from strangler.store import Store
 from strangler.store.traffic import write_traffic
 
-__all__ = ["TrafficDelta", "TrafficRecorder", "bucket_counts"]
+__all__ = ["TrafficDelta", "TrafficRecorder", "latency_histogram"]
 
 log = logging.getLogger("strangler.served")
 
@@ -52,16 +53,23 @@ def _instance() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def bucket_counts(buckets: tuple[tuple[float, float], ...]) -> list[int]:
-    """Cumulative Prometheus buckets -> per-bucket counts over ``LATENCY_BUCKETS`` + above."""
+_COARSE_MS = tuple(le * 1000 for le in LATENCY_BUCKETS)
+
+
+def latency_histogram(buckets: tuple[tuple[float, float], ...]) -> LatencyHistogram:
+    """Cumulative Prometheus buckets (seconds) -> the store's latency histogram (ms).
+
+    >>> latency_histogram(((0.001, 2.0), (0.0025, 2.0), (float("inf"), 3.0))).count
+    3
+    """
     cumulative = dict(buckets)
-    out: list[int] = []
+    counts: list[int] = []
     below = 0.0
     for le in (*LATENCY_BUCKETS, float("inf")):
         upto = cumulative.get(le, below)
-        out.append(max(0, round(upto - below)))
+        counts.append(max(0, round(upto - below)))
         below = max(below, upto)
-    return out
+    return LatencyHistogram.spread(_COARSE_MS, counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,7 @@ class TrafficDelta:
             round(c.served),
             round(c.requests),
             round(c.errors),
-            tuple(bucket_counts(c.buckets)),
+            tuple(latency_histogram(c.buckets).to_list()),
         )
 
     def __bool__(self) -> bool:

@@ -5,20 +5,23 @@ A process only ever writes rows carrying its own instance id, so two processes n
 update one row and no lock or merge is needed: read the row of the key (or start it at
 zero), add, commit. The shadow recorder and the traffic recorder both write this way; a
 write that fails leaves the caller's deltas to be retried whole (the transaction is rolled
-back), so nothing is counted twice.
+back), so nothing is counted twice. Latencies are stored in one format in every table: the
+counts of a :class:`shadow.histogram.LatencyHistogram` (milliseconds), added with
+:func:`add_latency`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shadow.histogram import LatencyHistogram
 from strangler.store.models import Base
 
-__all__ = ["minute_row"]
+__all__ = ["add_latency", "minute_row"]
 
 Row = TypeVar("Row", bound=Base)
 
@@ -33,3 +36,10 @@ def minute_row(
         row = model(**key, **zeros)
         session.add(row)
     return row
+
+
+def add_latency(stored: Sequence[int] | None, more: LatencyHistogram | Sequence[int]) -> list[int]:
+    """A stored latency histogram with ``more`` added, as it is stored again."""
+    total = LatencyHistogram(stored)
+    total.merge(more)
+    return total.to_list()

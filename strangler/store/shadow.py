@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from shadow.histogram import LatencyHistogram
 from shadow.signatures import Signatures
-from strangler.store.aggregates import minute_row
+from strangler.store.aggregates import add_latency, minute_row
 from strangler.store.repository import Store
 from strangler.store.shadow_models import ShadowExchangeRow, ShadowFieldRow, ShadowMinuteRow
 
@@ -167,12 +167,8 @@ def _add_minute(row: ShadowMinuteRow, m: MinuteCounts) -> None:
     row.noise_samples += m.noise_samples
     row.not_compared = _add(row.not_compared, m.not_compared)
     row.dropped = _add(row.dropped, m.dropped)
-    legacy = LatencyHistogram(row.legacy_ms)
-    legacy.merge(m.legacy)
-    row.legacy_ms = legacy.to_list()
-    new = LatencyHistogram(row.new_ms)
-    new.merge(m.new)
-    row.new_ms = new.to_list()
+    row.legacy_ms = add_latency(row.legacy_ms, m.legacy)
+    row.new_ms = add_latency(row.new_ms, m.new)
     if m.signatures:
         merged = Signatures()
         merged.merge_json(row.signatures)

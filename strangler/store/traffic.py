@@ -23,9 +23,8 @@ from sqlalchemy import func, select
 
 from shadow.histogram import LatencyHistogram
 from shadow.signatures import Signatures, reclassify_counts
-from strangler.metrics import LATENCY_BUCKETS, p99_from_buckets
 from strangler.records import SideTotals, TrafficPoint, WindowStats
-from strangler.store.aggregates import minute_row
+from strangler.store.aggregates import add_latency, minute_row
 from strangler.store.repository import Store
 from strangler.store.shadow_models import ShadowFieldRow, ShadowMinuteRow
 from strangler.store.traffic_models import TrafficMinuteRow
@@ -55,8 +54,8 @@ class _Acc:
     )
     requests: dict[str, int] = field(default_factory=lambda: {"legacy": 0, "new": 0})
     errors: dict[str, int] = field(default_factory=lambda: {"legacy": 0, "new": 0})
-    served_s: dict[str, list[int]] = field(
-        default_factory=lambda: {s: [0] * (len(LATENCY_BUCKETS) + 1) for s in ("legacy", "new")}
+    served_ms: dict[str, LatencyHistogram] = field(
+        default_factory=lambda: {"legacy": LatencyHistogram(), "new": LatencyHistogram()}
     )
 
     def p99_ms(self, side: str) -> float | None:
@@ -64,14 +63,7 @@ class _Acc:
         pairs = self.shadow_ms
         if pairs["legacy"].count and pairs["new"].count:
             return pairs[side].percentile(99)
-        counts = self.served_s[side]
-        bounds = (*LATENCY_BUCKETS, float("inf"))
-        cumulative, total = [], 0
-        for le, n in zip(bounds, counts, strict=True):
-            total += n
-            cumulative.append((le, float(total)))
-        seconds = p99_from_buckets(cumulative)
-        return None if seconds is None else seconds * 1000
+        return self.served_ms[side].percentile(99)
 
     def stats(self) -> WindowStats:
         return WindowStats(
@@ -162,9 +154,7 @@ def window_stats(
         a = acc[route]
         a.requests[side] += requests or 0
         a.errors[side] += errors or 0
-        counts = a.served_s[side]
-        for i, n in enumerate(list(latency or [])[: len(counts)]):
-            counts[i] += int(n)
+        a.served_ms[side].merge(latency or [])
     return {route: a.stats() for route, a in acc.items()}
 
 
@@ -280,9 +270,8 @@ def write_traffic(
     instance: str,
     rows: Mapping[tuple[str, datetime, str], tuple[int, int, int, tuple[int, ...]]],
 ) -> None:
-    """Add per (route, minute, side) ``(served, requests, errors, latency buckets)`` to this
+    """Add per (route, minute, side) ``(served, requests, errors, latency histogram counts)`` to this
     process's rows, in one transaction (raises StoreError; nothing is written then)."""
-    size = len(LATENCY_BUCKETS) + 1
     with store.session() as s:
         for (route, minute, side), (served, requests, errors, latency) in rows.items():
             key = {"route": route, "minute": minute, "instance": instance, "side": side}
@@ -290,6 +279,4 @@ def write_traffic(
             row.served += served
             row.requests += requests
             row.errors += errors
-            stored = [int(v) for v in (row.latency or [])][:size]
-            stored += [0] * (size - len(stored))
-            row.latency = [a + b for a, b in zip(stored, latency, strict=True)]
+            row.latency = add_latency(row.latency, latency)

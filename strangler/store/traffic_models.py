@@ -7,8 +7,11 @@ progress (the share of answers served by new, and its trend).
 - ``served``: answers this side gave to clients (``requests`` adds the attempts that
   failed and were answered by the other side or by the proxy)
 - ``errors``: 5xx answers plus failed attempts
-- ``latency``: counts per bucket of :data:`strangler.metrics.LATENCY_BUCKETS` (seconds),
-  the last one above them all (not cumulative, so rows add up)
+- ``latency``: the answers' latency histogram, in the one format every table uses: counts
+  per bucket of :data:`shadow.histogram.BOUNDS_MS` (milliseconds, the last one above them
+  all; not cumulative, so rows add up). The proxy counts over Prometheus' coarser buckets;
+  the recorder spreads them (:meth:`~shadow.histogram.LatencyHistogram.spread`). Revision
+  0007 converted the rows stored over the Prometheus buckets before.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def _served(store: Store, route: str, side: str, ago: timedelta, served: int, er
                 served=served,
                 requests=served,
                 errors=errors,
-                latency=[0, 0, 0, served] + [0] * 10,
+                latency=_hist(*[8.0] * served),
             )
         )
 
