@@ -44,6 +44,7 @@ from shadow.runner import ShadowResult
 from shadow.verdict import Difference
 from strangler._errors import StoreError
 from strangler.store import Store
+from strangler.store.aggregates import PendingMinutes
 from strangler.store.shadow import (
     SEVERITY_RANK,
     FieldTally,
@@ -59,7 +60,7 @@ __all__ = ["Recorder", "default_instance", "load_noise"]
 log = logging.getLogger("strangler.recorder")
 
 _STOP = object()
-MAX_PENDING_KEYS = 20_000  # aggregates kept for retry while the store is down
+MAX_KEPT_KEYS = 20_000  # (route, outcome, field, hour) sample counters kept at most
 MAX_DIFFERENCES = 50  # differences kept per sampled exchange
 MAX_VALUE_BYTES = 2_000  # a difference value larger than this is cut to an excerpt
 FIELD_LENGTH = 300
@@ -72,8 +73,12 @@ def default_instance() -> str:
 
 @dataclass(slots=True)
 class _Batch:
-    minutes: dict[tuple[str, datetime], MinuteCounts] = field(default_factory=dict)
-    fields: dict[tuple[str, datetime, str], FieldTally] = field(default_factory=dict)
+    minutes: PendingMinutes[tuple[str, datetime], MinuteCounts] = field(
+        default_factory=PendingMinutes
+    )
+    fields: PendingMinutes[tuple[str, datetime, str], FieldTally] = field(
+        default_factory=PendingMinutes
+    )
     samples: list[SampledExchange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -328,7 +333,7 @@ class Recorder:
         kept = self._kept.get(key, 0)
         if kept >= cap:
             return False
-        if len(self._kept) > MAX_PENDING_KEYS:
+        if len(self._kept) > MAX_KEPT_KEYS:
             self._kept.clear()
         self._kept[key] = kept + 1
         return True
@@ -387,10 +392,8 @@ class Recorder:
                 log.warning("shadow results not recorded (store unavailable): %s", exc)
             self._lose("store_unavailable", len(batch.samples))
             batch.samples.clear()
-            if len(batch.minutes) + len(batch.fields) > MAX_PENDING_KEYS:
-                self._lose("store_unavailable", sum(m.requests for m in batch.minutes.values()))
-                batch.minutes.clear()
-                batch.fields.clear()
+            self._lose("store_unavailable", sum(m.requests for m in batch.minutes.trim()))
+            batch.fields.trim()
             return
         self.written_exchanges += len(batch.samples)
         batch.samples.clear()

@@ -39,14 +39,12 @@ from strangler.metrics import LATENCY_BUCKETS
 from strangler.rollback_monitor import read_counters
 from strangler.rollout.rollback import RouteCounters, SideCounters
 from strangler.store import Store
+from strangler.store.aggregates import PendingMinutes
 from strangler.store.traffic import write_traffic
 
 __all__ = ["TrafficDelta", "TrafficRecorder", "latency_histogram"]
 
 log = logging.getLogger("strangler.served")
-
-MAX_PENDING = 20_000
-"""Rows kept for a later flush while the store is down; beyond this the oldest are lost."""
 
 
 def _instance() -> str:
@@ -130,7 +128,8 @@ class TrafficRecorder:
         self.instance = (instance or _instance())[:64]
         self.clock = clock
         self._last: dict[str, RouteCounters] = {}
-        self._pending: dict[tuple[str, datetime, str], TrafficDelta] = {}
+        # kept for a later flush while the store is down; beyond its cap the oldest are lost
+        self._pending: PendingMinutes[tuple[str, datetime, str], TrafficDelta] = PendingMinutes()
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -157,8 +156,7 @@ class TrafficRecorder:
                 key = (d.route, minute, d.side)
                 self._pending[key] = _merge(self._pending.get(key), d)
             self._last = current
-            while len(self._pending) > MAX_PENDING:
-                self._pending.pop(next(iter(self._pending)))
+            self._pending.trim()
             if not self._pending:
                 return True
             try:

@@ -11,7 +11,8 @@ from shadow.histogram import LatencyHistogram
 from strangler.config import Config, parse_config
 from strangler.control import migration_progress, open_store, readiness_of
 from strangler.metrics import ProxyMetrics
-from strangler.store import Store
+from strangler.store import Store, upgrade
+from strangler.store.aggregates import PendingMinutes
 from strangler.store.shadow_models import ShadowMinuteRow
 from strangler.store.traffic import served_totals, served_trend, window_stats
 from strangler.store.traffic_models import TrafficMinuteRow
@@ -163,3 +164,34 @@ def test_traffic_recorder_writes_what_the_proxy_counted(store: Store) -> None:
     assert (rows["legacy"].served, rows["legacy"].requests, rows["legacy"].errors) == (2, 2, 0)
     assert sum(rows["new"].latency) == 4
     assert served_totals(store, NOW - timedelta(minutes=5), NOW).share_new == pytest.approx(4 / 6)
+
+
+def test_traffic_counted_while_the_store_is_down_is_written_once_it_is_back(
+    sqlite_url: str,
+) -> None:
+    store = Store(sqlite_url)  # no schema yet: every write fails
+    metrics = ProxyMetrics()
+    clock = [NOW - timedelta(minutes=2)]
+    recorder = TrafficRecorder(store, metrics.registry, instance="test", clock=lambda: clock[0])
+    try:
+        metrics.request(A, "canary", "new", 200, 0.004)
+        assert not recorder.flush()
+        clock[0] = NOW
+        metrics.request(A, "canary", "new", 200, 0.004)
+        metrics.request(A, "canary", "legacy", 200, 0.004)
+        assert not recorder.flush()
+        upgrade(sqlite_url)
+        assert recorder.flush()
+        totals = served_totals(store, NOW - timedelta(minutes=5), NOW)
+        assert (totals.legacy, totals.new) == (1, 2)
+    finally:
+        store.close()
+
+
+def test_counts_kept_for_a_store_that_stays_down_are_the_newest() -> None:
+    """Both recorders keep what they could not write in a PendingMinutes, capped alike."""
+    pending: PendingMinutes[str, int] = PendingMinutes(cap=2)
+    for minute, count in (("12:00", 5), ("12:01", 6), ("12:02", 7)):
+        pending[minute] = count
+    assert pending.trim() == [5]
+    assert dict(pending) == {"12:01": 6, "12:02": 7}
