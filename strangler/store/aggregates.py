@@ -2,13 +2,12 @@
 (route, minute, its own instance id, and the table's own parts) to one row.
 
 A process only ever writes rows carrying its own instance id, so two processes never
-update one row and no lock or merge is needed: read the row of the key (or start it at
-zero), add, commit. The shadow recorder and the traffic recorder both write this way; a
-write that fails leaves the caller's deltas to be retried whole (the transaction is rolled
-back), so nothing is counted twice: the counts stay in the caller's
-:class:`PendingMinutes`, bounded the same way for both, until a write succeeds. Latencies are stored in one format in every table: the
-counts of a :class:`shadow.histogram.LatencyHistogram` (milliseconds), added with
-:func:`add_latency`.
+update one row and no lock or merge is needed, on any engine: read the row of the key (or
+start it at zero), add, commit. The shadow recorder and the traffic recorder both write
+this way. A write that fails is rolled back whole, so nothing is counted twice: the counts
+stay in the recorder's :class:`PendingMinutes` (bounded alike for both) until a write
+succeeds. Latencies are stored in one format in every table, the counts of a
+:class:`shadow.histogram.LatencyHistogram` (milliseconds), added with :func:`add_latency`.
 """
 
 from __future__ import annotations
