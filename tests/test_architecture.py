@@ -235,6 +235,24 @@ def test_no_sqlalchemy_import_outside_the_store() -> None:
     assert found == []
 
 
+def test_orm_rows_never_leave_the_store() -> None:
+    """Every other module gets plain values from the store's repositories, never a row."""
+    found = []
+    for path in _python_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("strangler/store/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "strangler.store"
+            ):
+                module = node.module or ""
+                names = [a.name for a in node.names]
+                if module.endswith("models") or any(n.endswith(("Row", "models")) for n in names):
+                    found.append(f"{rel}:{node.lineno} {module}: {', '.join(names)}")
+    assert found == []
+
+
 def test_no_function_is_longer_than_80_lines() -> None:
     long = set()
     for path in _python_files():
