@@ -270,8 +270,9 @@ def write_traffic(
     instance: str,
     rows: Mapping[tuple[str, datetime, str], tuple[int, int, int, tuple[int, ...]]],
 ) -> None:
-    """Add per (route, minute, side) ``(served, requests, errors, latency histogram counts)`` to this
-    process's rows, in one transaction (raises StoreError; nothing is written then)."""
+    """Add per (route, minute, side) ``(served, requests, errors, latency)`` to this process's
+    rows, in one transaction (raises StoreError; nothing is written then). ``latency`` is a
+    :class:`~shadow.histogram.LatencyHistogram`'s counts, the store's one latency format."""
     with store.session() as s:
         for (route, minute, side), (served, requests, errors, latency) in rows.items():
             key = {"route": route, "minute": minute, "instance": instance, "side": side}
