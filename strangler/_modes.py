@@ -7,6 +7,11 @@ re-exports this tuple, and a test keeps its ``Mode`` literal equal to it.
 
 from __future__ import annotations
 
-__all__ = ["MODES"]
+__all__ = ["CATCH_ALL", "MODES"]
 
 MODES: tuple[str, ...] = ("legacy", "shadow", "canary", "new", "retired")
+
+CATCH_ALL = "* /{path:path}"
+"""The route key of requests no declared route matches (served by legacy): the name the
+metrics, the errors, load scenarios and ``strangler routes`` give it
+(:mod:`strangler.routing` re-exports it)."""

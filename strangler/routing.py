@@ -29,6 +29,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from shadow.exchange import Side
+from strangler._modes import CATCH_ALL
 from strangler._sticky import bucket_of, cookie_value
 from strangler._types import Scope
 from strangler.config import Config, RouteConfig, ShadowSettings, StickyKey, Timeouts
@@ -47,7 +48,6 @@ __all__ = [
 ]
 
 BUCKETS = 10_000
-CATCH_ALL = "* /{path:path}"
 
 _STATIC, _PARAM, _REST = 0, 1, 2
 

@@ -15,9 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from strangler._modes import MODES
+from strangler._modes import CATCH_ALL, MODES
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
-from strangler.routing import CATCH_ALL
 
 if TYPE_CHECKING:
     from strangler.config import Config
