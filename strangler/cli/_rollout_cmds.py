@@ -118,8 +118,10 @@ def _print_status(console: Console, p: Progress) -> None:
         f"last day {_share(p.share_new_day)}"
     )
     if p.trend:
-        points = ", ".join(f"{t.start:%m-%d} {_share(t.share_new)}" for t in p.trend[-7:])
-        console.print(f"trend (daily share served by new): {points}")
+        points = ", ".join(f"{t.start:%m-%d %H:%M} {_share(t.share_new)}" for t in p.trend[-7:])
+        console.print(f"trend (share served by new, since the first record): {points}")
+    if p.forecast is not None:
+        console.print(f"forecast: {p.forecast.describe()}")
     if p.kill_switch.engaged:
         console.print(f"[red bold]{p.kill_switch.describe()}[/]", markup=True)
     pending = [r for r in p.routes if r.blockers or r.next_mode not in (None, "retired")]

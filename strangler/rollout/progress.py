@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from strangler.records import TrafficPoint
 from strangler.rollout.gates import KillSwitchState
 from strangler.rollout.readiness import Readiness
 
-__all__ = ["DONE_MODES", "Progress", "RouteProgress", "build_progress"]
+__all__ = ["DONE_MODES", "Forecast", "Progress", "RouteProgress", "build_progress", "forecast"]
 
 DONE_MODES = frozenset({"new", "retired"})
 _NEXT = {"legacy": "shadow", "shadow": "canary", "canary": "new", "new": "retired"}
@@ -61,6 +62,7 @@ class Progress:
     share_new_day: float | None
     trend: tuple[TrafficPoint, ...]
     kill_switch: KillSwitchState
+    forecast: Forecast | None = None
 
     @property
     def total(self) -> int:
@@ -85,8 +87,98 @@ class Progress:
             "share_served_by_new": {"hour": self.share_new_hour, "day": self.share_new_day},
             "trend": [p.to_json() for p in self.trend],
             "kill_switch": self.kill_switch.to_json(),
+            "forecast": self.forecast.to_json() if self.forecast is not None else None,
             "routes": [r.to_json() for r in self.routes],
         }
+
+
+MIN_FINISHED = 3
+"""Routes that must have reached new before a pace is worth extrapolating."""
+MIN_HISTORY = timedelta(days=1)
+"""History the pace must span (a burst of flips in one afternoon says little)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """When the last route reaches new at the current pace, with an 80 % range, or why
+    there is no forecast (``reason``)."""
+
+    remaining: int
+    finished: int
+    per_week: float | None = None
+    expected: datetime | None = None
+    earliest: datetime | None = None
+    latest: datetime | None = None  # None with an ``expected``: no upper bound (pace ~ 0)
+    reason: str = ""
+
+    def describe(self) -> str:
+        if self.remaining == 0:
+            return "every declared route is on new"
+        if self.expected is None:
+            return f"no forecast: {self.reason}"
+        late = f"{self.latest:%Y-%m-%d}" if self.latest is not None else "open-ended"
+        return (
+            f"{self.remaining} routes left at {self.per_week:.1f} routes/week: around "
+            f"{self.expected:%Y-%m-%d} (80 % range {self.earliest:%Y-%m-%d} to {late})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def when(at: datetime | None) -> str | None:
+            return at.isoformat() if at is not None else None
+
+        return {
+            "remaining": self.remaining,
+            "finished": self.finished,
+            "routes_per_week": round(self.per_week, 3) if self.per_week is not None else None,
+            "expected": when(self.expected),
+            "earliest": when(self.earliest),
+            "latest": when(self.latest),
+            "reason": self.reason or None,
+            "text": self.describe(),
+        }
+
+
+def forecast(
+    finished_at: Sequence[datetime], remaining: int, *, started: datetime, now: datetime
+) -> Forecast:
+    """When ``remaining`` routes will have reached new, at the pace of ``finished_at`` (the
+    times routes first reached new or retired) since ``started`` (the migration's first
+    flip).
+
+    Finishing routes is read as a Poisson process: ``k`` routes in ``T`` give the rate
+    ``k / T``, and its 80 % range is ``(k -/+ 1.28 sqrt(k)) / T`` (normal approximation),
+    which turns into the range of dates. With fewer than :data:`MIN_FINISHED` routes
+    finished, or less than :data:`MIN_HISTORY` of history, the forecast says so instead.
+
+    >>> from datetime import UTC
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> done = [t0 + timedelta(days=d) for d in (7, 14, 21, 28)]
+    >>> f = forecast(done, 8, started=t0, now=t0 + timedelta(days=28))
+    >>> round(f.per_week, 1), f.expected.date()
+    (1.0, datetime.date(2026, 3, 26))
+    """
+    k = len(finished_at)
+    span = now - started
+    if remaining <= 0:
+        return Forecast(0, k)
+    if k < MIN_FINISHED:
+        return Forecast(remaining, k, reason=f"not enough history: {k} routes on new so far "
+                        f"(a pace needs {MIN_FINISHED})")  # fmt: skip
+    if span < MIN_HISTORY:
+        return Forecast(remaining, k, reason="not enough history: the first flip is less than "
+                        "a day old")  # fmt: skip
+    weeks = span / timedelta(weeks=1)
+    rate = k / weeks
+    spread = 1.28 * k**0.5
+    fast, slow = (k + spread) / weeks, (k - spread) / weeks
+    return Forecast(
+        remaining,
+        k,
+        per_week=rate,
+        expected=now + timedelta(weeks=remaining / rate),
+        earliest=now + timedelta(weeks=remaining / fast),
+        latest=now + timedelta(weeks=remaining / slow) if slow > 0 else None,
+    )
 
 
 def _route_progress(
@@ -114,6 +206,7 @@ def build_progress(
     share_new_day: float | None,
     trend: Sequence[TrafficPoint] = (),
     kill_switch: KillSwitchState | None = None,
+    forecast: Forecast | None = None,
 ) -> Progress:
     """Progress from ``(route, mode, percent, held)`` tuples and each route's readiness."""
     routes = tuple(
@@ -126,4 +219,5 @@ def build_progress(
         share_new_day,
         tuple(trend),
         kill_switch or KillSwitchState(False),
+        forecast,
     )

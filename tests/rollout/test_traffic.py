@@ -195,3 +195,34 @@ def test_counts_kept_for_a_store_that_stays_down_are_the_newest() -> None:
         pending[minute] = count
     assert pending.trim() == [5]
     assert dict(pending) == {"12:01": 6, "12:02": 7}
+
+
+def test_the_forecast_extrapolates_the_pace_with_a_range_or_says_why_not() -> None:
+    from strangler.rollout.progress import forecast
+
+    t0 = NOW - timedelta(days=28)
+    weekly = [t0 + timedelta(days=d) for d in (7, 14, 21, 28)]
+    f = forecast(weekly, 8, started=t0, now=NOW)
+    assert f.per_week == pytest.approx(1.0)
+    assert f.earliest is not None
+    assert f.expected is not None
+    assert f.latest is not None
+    assert f.earliest < f.expected < f.latest
+    assert f.expected - NOW == timedelta(weeks=8)
+    assert "8 routes left at 1.0 routes/week" in f.describe()
+    few = forecast(weekly[:2], 8, started=t0, now=NOW)
+    assert few.expected is None
+    assert few.describe() == (
+        "no forecast: not enough history: 2 routes on new so far (a pace needs 3)"
+    )
+    young = forecast(weekly, 8, started=NOW - timedelta(hours=3), now=NOW)
+    assert young.reason.startswith("not enough history: the first flip is less than a day")
+    assert forecast(weekly, 0, started=t0, now=NOW).describe() == "every declared route is on new"
+
+
+def test_status_and_the_dashboard_say_when_there_is_no_forecast_yet(
+    sqlite_url: str, store: Store
+) -> None:
+    progress = migration_progress(_config(sqlite_url), store, now=NOW)
+    assert progress.forecast is not None
+    assert progress.to_json()["forecast"]["text"].startswith("no forecast: not enough history")
