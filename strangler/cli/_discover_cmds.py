@@ -1,4 +1,5 @@
-"""``strangler discover``: the legacy surface from access logs, HAR files and OpenAPI."""
+"""``strangler discover`` (endpoints from access logs, HAR files and OpenAPI) and
+``strangler surface`` (every endpoint of the legacy surface, declared or not)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from strangler.cli._options import JsonOption
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
 
 
 def discover(
@@ -69,5 +70,71 @@ def discover(
     return 0
 
 
+def surface(
+    config: ConfigOption = DEFAULT_CONFIG,
+    logs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from", help="access logs, HAR files or OpenAPI documents: endpoints undeclared"
+        ),
+    ] = None,
+    idle: Annotated[
+        str, typer.Option(help="no traffic for this long makes a retirement candidate")
+    ] = "7d",
+    as_json: JsonOption = False,
+) -> int:
+    """Every endpoint of the legacy surface: mode, traffic share, last seen, next step.
+
+    Example: strangler surface -c strangler.yaml --from /var/log/nginx/access.log
+    """
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from strangler._errors import ConfigError
+    from strangler.config import load_config, parse_duration
+    from strangler.control import legacy_surface, open_store
+
+    try:
+        idle_for = timedelta(seconds=parse_duration(idle))
+    except ValueError as exc:
+        raise ConfigError("--idle", idle, str(exc)) from None
+    cfg = load_config(config)
+    store = open_store(cfg)
+    try:
+        found = legacy_surface(cfg, store, logs=logs or (), idle=idle_for)
+    finally:
+        store.close()
+    data = found.to_json()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return 0
+    table = Table(title="the legacy surface", title_justify="left")
+    for column in ("endpoint", "mode", "day", "week", "logs", "last seen", "next step"):
+        table.add_column(column, overflow="fold")
+    for e in data["entries"]:
+        table.add_row(
+            e["route"] + ("" if e["declared"] else "  (undeclared)"),
+            e["mode"],
+            _share(e["share_day"]),
+            _share(e["share_week"]),
+            _share(e["log_share"]),
+            (e["last_seen"] or "-")[:16].replace("T", " "),
+            e["next_step"],
+        )
+    console = output_console()
+    console.print(table)
+    console.print(
+        f"{data['declared']} of {data['endpoints']} endpoints declared; "
+        f"{len(data['retirement_candidates'])} retirement candidates (no traffic for {idle})"
+    )
+    return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def register(app: typer.Typer) -> None:
     app.command("discover")(discover)
+    app.command("surface")(surface)

@@ -38,12 +38,15 @@ from strangler.control._overview import (
 )
 from strangler.control._progress import migration_progress
 from strangler.control._store import open_store
+from strangler.control._surface import Surface, SurfaceEntry, legacy_surface
 
 __all__ = [
     "CATCH_ALL_MODE",
     "KillSwitchResult",
     "RouteStatus",
     "RoutesOverview",
+    "Surface",
+    "SurfaceEntry",
     "build_overview",
     "describe_mode",
     "engage_kill_switch",
@@ -52,6 +55,7 @@ __all__ = [
     "format_percent",
     "gate_flip",
     "kill_switch_state",
+    "legacy_surface",
     "migration_progress",
     "open_store",
     "parse_percent",

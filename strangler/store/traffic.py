@@ -33,6 +33,7 @@ __all__ = [
     "SideTotals",
     "TrafficPoint",
     "field_counts",
+    "route_activity",
     "served_totals",
     "served_trend",
     "window_stats",
@@ -181,6 +182,33 @@ TREND_STEPS = (
     timedelta(days=1),
 )
 TREND_POINTS = 120
+
+
+def route_activity(
+    store: Store, since: datetime, day_start: datetime
+) -> dict[str, tuple[int, int, datetime]]:
+    """Per route key (the catch-all included): answers served since ``day_start`` and since
+    ``since``, and the last minute it served any."""
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                TrafficMinuteRow.route,
+                func.sum(TrafficMinuteRow.served),
+                func.max(TrafficMinuteRow.minute),
+            )
+            .where(TrafficMinuteRow.minute >= _floor(since), TrafficMinuteRow.served > 0)
+            .group_by(TrafficMinuteRow.route)
+        ).all()
+        recent = dict(
+            s.execute(
+                select(TrafficMinuteRow.route, func.sum(TrafficMinuteRow.served))
+                .where(TrafficMinuteRow.minute >= _floor(day_start))
+                .group_by(TrafficMinuteRow.route)
+            ).all()
+        )
+    return {
+        route: (int(recent.get(route) or 0), int(total or 0), last) for route, total, last in rows
+    }
 
 
 def served_trend(store: Store, since: datetime, until: datetime) -> list[TrafficPoint]:
