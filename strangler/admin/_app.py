@@ -61,7 +61,13 @@ def _plotly_js() -> bytes:
 
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("strangler.admin", "templates"),
+        # the report's templates too: the differences view is one macro for both
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("strangler.admin", "templates"),
+                jinja2.PackageLoader("strangler.report", "templates"),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

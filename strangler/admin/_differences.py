@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from strangler.report.diffview import DiffView, side_by_side
 from strangler.store import Store
 from strangler.store.shadow import field_totals, latest_exchange
 
@@ -28,6 +29,7 @@ class Difference:
     noise: int
     legacy_example: str
     new_example: str
+    view: DiffView | None = None  # the two answers side by side, the field's places marked
 
 
 def _answer(status: int | None, body: str, error: str = "") -> str:
@@ -49,6 +51,7 @@ def for_route(
         severity = t.severity
         ex = latest_exchange(store, route, t.field)
         legacy = new = "(no sampled exchange)"
+        view = None
         if ex is not None:
             primary = _answer(ex.primary_status, ex.primary_body)
             candidate = _answer(ex.candidate_status, ex.candidate_body, ex.candidate_error)
@@ -56,5 +59,20 @@ def for_route(
                 (primary, candidate) if ex.primary_side == "legacy" else (candidate, primary)
             )
             severity = severity or ex.severity
-        out.append(Difference(t.field, severity, t.mismatches, t.noise, legacy, new))
+            paths = [
+                str(d.get("path", ""))
+                for d in [*ex.differences, *ex.noise]
+                if d.get("field") == t.field
+            ]
+            sides = (
+                (ex.primary_side, ex.primary_status, ex.primary_body),
+                (
+                    ex.candidate_side,
+                    ex.candidate_status,
+                    ex.candidate_body or f"(no answer: {ex.candidate_error})",
+                ),
+            )
+            first, second = sides if ex.primary_side == "legacy" else sides[::-1]
+            view = side_by_side(first, second, paths)
+        out.append(Difference(t.field, severity, t.mismatches, t.noise, legacy, new, view))
     return out

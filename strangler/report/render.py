@@ -20,11 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from strangler._errors import ConfigError
+from strangler.report.diffview import DiffView, side_by_side
 
 if TYPE_CHECKING:
     import jinja2
 
-    from strangler.report.build import RouteReport, ShadowReport
+    from strangler.report.build import Example, RouteReport, ShadowReport
 
 __all__ = ["FORMATS", "RENDERERS", "render", "report_to_json"]
 
@@ -210,7 +211,23 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = _pct
     env.filters["counts"] = _counts
     env.filters["suggested_yaml"] = suggested_yaml
+    env.globals["example_view"] = example_view
     return env
+
+
+def example_view(example: Example, field: str) -> DiffView:
+    """An example's two answers side by side, legacy first, ``field``'s places marked."""
+    paths = [str(d.get("path", "")) for d in example.differences if d.get("field") == field]
+    primary = (example.primary_side, example.primary_status, example.primary_body)
+    candidate = (
+        example.candidate_side,
+        example.candidate_status,
+        example.candidate_body or f"(no answer: {example.candidate_error})",
+    )
+    first, second = (
+        (primary, candidate) if example.primary_side == "legacy" else (candidate, primary)
+    )
+    return side_by_side(first, second, paths)
 
 
 def _html(report: ShadowReport) -> str:

@@ -278,6 +278,15 @@ def test_route_page_shows_differences_with_both_redacted_answers(
                     primary_body='{"plan": "<b>gold</b>", "card": "[REDACTED]"}',
                     candidate_status=200,
                     candidate_body='{"plan": "silver"}',
+                    differences=[
+                        {
+                            "path": "$.plan",
+                            "field": "$.plan",
+                            "kind": "value",
+                            "legacy": "<b>gold</b>",
+                            "new": "silver",
+                        }
+                    ],
                 ),
             ]
         )
@@ -285,9 +294,13 @@ def test_route_page_shows_differences_with_both_redacted_answers(
     table = page[page.index('<table class="differences">') :]
     assert table.index("$.plan") < table.index("$.updated_at")  # real mismatches first
     assert "<td>7</td><td>0</td>" in table
-    assert "HTTP 200\n{&#34;plan&#34;: &#34;&lt;b&gt;gold&lt;/b&gt;&#34;" in table
-    assert "[REDACTED]" in table
-    assert "{&#34;plan&#34;: &#34;silver&#34;}" in table
+    # the field links to its side-by-side view, where the differing lines are marked
+    assert '<a href="#diff-1"><code>$.plan</code></a>' in table
+    view = page[page.index('id="diff-1"') :]
+    assert "<mark>  &#34;plan&#34;: &#34;&lt;b&gt;gold&lt;/b&gt;&#34;,</mark>" in view
+    assert "<mark>  &#34;plan&#34;: &#34;silver&#34;</mark>" in view
+    assert "legacy answered 200" in view
+    assert "&#34;card&#34;: &#34;[REDACTED]&#34;" in view  # unmarked, redacted as stored
 
 
 def test_a_store_outage_is_a_clean_503_everywhere_and_recovers_by_itself(

@@ -142,3 +142,77 @@ def test_dashboard_shows_the_proxy_routes_and_flips_reach_it(
         assert flip.actor.startswith("dashboard via admin API")
     finally:
         store.close()
+
+
+def test_the_route_page_shows_each_difference_side_by_side_marked_and_within_the_page(
+    browser_page: Any, tmp_path: Path
+) -> None:
+    """A long answer with a differing field deep inside: the field table links to the view,
+    the differing lines are marked on both sides, the long bodies are folded, and nothing
+    is wider than the window. The screenshot is the one docs/cutover.md shows."""
+    from datetime import UTC, datetime
+
+    from strangler.admin import create_admin_app
+    from strangler.config import parse_config
+    from strangler.store.shadow import SampledExchange, write_shadow
+    from tests.conftest import start_server
+
+    cfg = parse_config(
+        {
+            "legacy": "http://127.0.0.1:9",
+            "new": "http://127.0.0.1:9",
+            "store": f"sqlite:///{tmp_path / 'store.db'}",
+            "routes": [{"route": "GET /orgs/{slug}", "mode": "shadow"}],
+        }
+    )
+    store = Store(cfg.store)
+    store.ensure_schema()
+    items = [{"sku": f"SKU-{i:04d}", "title": "a long title " * 12, "qty": i} for i in range(40)]
+    legacy = {"id": 7, "items": items}
+    new = {"id": 7, "items": [dict(x, qty=x["qty"] + (i == 23)) for i, x in enumerate(items)]}
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    from strangler.store.shadow import FieldTally
+
+    sample = SampledExchange(
+        route="GET /orgs/{slug}", at=now, instance="p", outcome="mismatch", severity="value",
+        field="$.items[*].qty", reason="", method="GET", path="/orgs/acme", query="",
+        request_headers=[], request_body="", primary_side="legacy", candidate_side="new",
+        primary_status=200, primary_headers=[], primary_body=json_dumps(legacy),
+        primary_ms=1.0, candidate_status=200, candidate_headers=[],
+        candidate_body=json_dumps(new), candidate_ms=2.0, candidate_error="",
+        differences=[{"path": "$.items[23].qty", "field": "$.items[*].qty", "kind": "value",
+                      "legacy": 23, "new": 24}],
+        noise=[],
+    )  # fmt: skip
+    fields = {("GET /orgs/{slug}", now, "$.items[*].qty"): FieldTally("value", 3, 0, 3, 0)}
+    write_shadow(store, "p", {}, fields, [sample])
+    admin = start_server(create_admin_app(cfg, store))
+    page = browser_page
+    try:
+        page.set_viewport_size({"width": 1100, "height": 900})
+        page.goto(admin.url + "/route?route=" + "GET%20%2Forgs%2F%7Bslug%7D")
+        page.click('a[href="#diff-1"]')
+        assert page.evaluate("location.hash") == "#diff-1"
+        view = page.locator("#diff-1")
+        for side in range(2):
+            view.locator("details").nth(side).locator("summary").click()  # folded: unfold
+        marks = view.locator("mark")
+        assert marks.count() == 2  # the one differing line on each side
+        assert '"qty": 23' in marks.nth(0).inner_text()
+        assert '"qty": 24' in marks.nth(1).inner_text()
+        assert marks.nth(0).is_visible()
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, f"the page is {wide}px wider than the window"
+        shots = Path(os.environ.get("STRANGLER_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        marks.nth(0).scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "route-differences.png"))
+    finally:
+        admin.stop()
+        store.close()
+
+
+def json_dumps(doc: Any) -> str:
+    import json
+
+    return json.dumps(doc)

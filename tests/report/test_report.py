@@ -166,6 +166,10 @@ def test_every_format_through_the_cli(filled: tuple[Path, Store], tmp_path: Path
         assert text.startswith("<!doctype html>")
         assert "<script" not in text  # self-contained: no script, no external files
         assert "<link" not in text
+        # the example is the dashboard's side-by-side view, the differing line marked
+        assert '<div class="diff">' in text
+        assert "<mark>" in text
+        assert "&#34;total&#34;: 12,</mark>\n" in text
     if fmt in ("md", "html", "table"):
         assert "$.at" in text  # the suggested rule
 

@@ -74,7 +74,19 @@
       window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
     },
   };
-  // Charts are drawn once every script has loaded: no inline script (the page's
+  // A differences view scrolls each side to its first marked line (when it is unfolded).
+  function toFirstMark(pre) {
+    var mark = pre.querySelector("mark");
+    if (mark) { pre.scrollTop = Math.max(0, mark.offsetTop - pre.offsetTop - 40); }
+  }
+  document.querySelectorAll(".diff-side").forEach(function (side) {
+    var pre = side.querySelector(".diff-body");
+    var folded = side.querySelector("details");
+    if (!pre) { return; }
+    if (folded) { folded.addEventListener("toggle", function () { toFirstMark(pre); }); }
+    else { toFirstMark(pre); }
+  });
+    // Charts are drawn once every script has loaded: no inline script (the page's
   // Content-Security-Policy allows scripts from this origin only).
   window.addEventListener("load", function () {
     document.querySelectorAll("[data-figure][id]").forEach(function (el) {
