@@ -106,7 +106,12 @@ class _Admin:
 
     def _page(self, name: str, **context: Any) -> HTMLResponse:
         template = self.env.get_template(name)
-        html = template.render(writable=self.token is not None, now=datetime.now(UTC), **context)
+        html = template.render(
+            writable=self.token is not None,
+            refresh=self.config.admin.refresh,
+            now=datetime.now(UTC),
+            **context,
+        )
         return HTMLResponse(html)
 
     def _authorized(self, request: Request) -> JSONResponse | None:

@@ -258,6 +258,14 @@ class AdminSettings(Frozen):
     port: int = Field(8099, ge=0, le=65535, description="port of the admin side")
     token_env: str = Field("STRANGLER_ADMIN_TOKEN", description="env var holding the token")
     token: str | None = Field(None, description="the token itself (prefer token_env)")
+    refresh: float = Field(
+        10.0, ge=0, le=3600, description="seconds between the dashboard's updates in place (0: off)"
+    )
+
+    @field_validator("refresh", mode="before")
+    @classmethod
+    def _refresh_duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
 
     def resolved_token(self) -> str | None:
         return self.token or os.environ.get(self.token_env) or None

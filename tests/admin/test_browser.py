@@ -216,3 +216,43 @@ def json_dumps(doc: Any) -> str:
     import json
 
     return json.dumps(doc)
+
+
+def test_the_dashboard_updates_in_place_when_a_route_is_flipped_elsewhere(
+    browser_page: Any, tmp_path: Path
+) -> None:
+    """A dashboard on a screen follows the migration by itself: a flip made from the CLI
+    shows within seconds, without a reload (a reload would drop the page's own state)."""
+    from strangler.admin import create_admin_app
+    from strangler.config import parse_config
+    from strangler.control import flip_route
+    from tests.conftest import start_server
+
+    cfg = parse_config(
+        {
+            "legacy": "http://127.0.0.1:9",
+            "new": "http://127.0.0.1:9",
+            "store": f"sqlite:///{tmp_path / 'store.db'}",
+            "admin": {"refresh": "1s"},
+            "routes": [{"route": ITEMS, "mode": "legacy"}],
+        }
+    )
+    store = Store(cfg.store)
+    store.ensure_schema()
+    admin = start_server(create_admin_app(cfg, store))
+    page = browser_page
+    try:
+        page.goto(admin.url + "/")
+        mode = page.locator(f'tr[data-route="{ITEMS}"] td.mode')
+        assert mode.inner_text().startswith("legacy")
+        page.evaluate("window.__notReloaded = true")
+        flip_route(cfg, store, ITEMS, "shadow", None, "compare first", actor="cli")
+        deadline = time.monotonic() + 15
+        while not mode.inner_text().startswith("shadow"):  # the page's CSP forbids eval
+            assert time.monotonic() < deadline, "the flip never showed"
+            page.wait_for_timeout(200)
+        assert page.evaluate("window.__notReloaded === true")  # updated in place
+        assert "state version 1" in page.locator("h2 small").inner_text()
+    finally:
+        admin.stop()
+        store.close()

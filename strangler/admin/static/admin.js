@@ -59,12 +59,13 @@
     show("refused (" + result.status + "): " + (result.data.error || "unknown error"), false);
   }
 
-  document.querySelectorAll("form.write").forEach(function (form) {
+  function wire(form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       submit(form).catch(function (err) { show("request failed: " + err, false); });
     });
-  });
+  }
+  document.querySelectorAll("form.write").forEach(wire);
 
   window.strangler = {
     chart: function (id) {
@@ -86,7 +87,42 @@
     if (folded) { folded.addEventListener("toggle", function () { toFirstMark(pre); }); }
     else { toFirstMark(pre); }
   });
-    // Charts are drawn once every script has loaded: no inline script (the page's
+    // Updates in place (no reload, no flicker): every `data-refresh` seconds the page is
+  // fetched again and each `data-live` part replaced by its new version; the chart is
+  // redrawn with Plotly.react. Skipped while someone is typing in a form.
+  function busy() {
+    var active = document.activeElement;
+    if (active && active.closest && active.closest("form")) { return true; }
+    return Array.prototype.some.call(document.querySelectorAll("form.write input[name=reason]"),
+      function (input) { return input.value !== ""; });
+  }
+  async function refresh() {
+    if (busy() || document.hidden) { return; }
+    var resp = await fetch(location.href, { cache: "no-store", headers: { accept: "text/html" } });
+    if (!resp.ok) { return; }
+    var fresh = new DOMParser().parseFromString(await resp.text(), "text/html");
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      var next = fresh.querySelector('[data-live="' + el.dataset.live + '"]');
+      if (!next) { return; }
+      if (el.dataset.figure !== undefined) {
+        if (next.dataset.figure !== el.dataset.figure && window.Plotly) {
+          el.dataset.figure = next.dataset.figure;
+          var fig = JSON.parse(el.dataset.figure);
+          window.Plotly.react(el, fig.data, fig.layout);
+        }
+      } else if (el.innerHTML !== next.innerHTML) {
+        el.innerHTML = next.innerHTML;  // the server's own escaped HTML, same origin
+        el.querySelectorAll("form.write").forEach(wire);
+      }
+    });
+    document.body.dataset.refreshed = String(Date.now());
+  }
+  var every = parseFloat(document.body.dataset.refresh || "0");
+  if (every > 0 && document.querySelector("[data-live]")) {
+    setInterval(function () { refresh().catch(function () {}); }, every * 1000);
+  }
+
+  // Charts are drawn once every script has loaded: no inline script (the page's
   // Content-Security-Policy allows scripts from this origin only).
   window.addEventListener("load", function () {
     document.querySelectorAll("[data-figure][id]").forEach(function (el) {
