@@ -37,6 +37,7 @@ from strangler.control import (
     engage_kill_switch,
     flip_route,
     flip_to_json,
+    legacy_surface,
     migration_progress,
     parse_percent,
     readiness_of,
@@ -167,6 +168,14 @@ class _Admin:
     async def history_page(self, request: Request) -> Response:
         flips = await self._run(self.store.history, None, 500)
         return self._page("history.html", flips=flips)
+
+    async def surface_page(self, request: Request) -> Response:
+        found = await self._run(legacy_surface, self.config, self.store)
+        return self._page("surface.html", surface=found.to_json())
+
+    async def api_surface(self, request: Request) -> Response:
+        found = await self._run(legacy_surface, self.config, self.store)
+        return JSONResponse(found.to_json())
 
     async def plotly_js(self, request: Request) -> Response:
         return Response(
@@ -312,6 +321,7 @@ def create_admin_app(
             Route("/", admin.index),
             Route("/route", admin.route_page),
             Route("/history", admin.history_page),
+            Route("/surface", admin.surface_page),
             Route("/metrics", admin.metrics),
             Route("/static/plotly.min.js", admin.plotly_js),
             Mount("/static", static, name="static"),
@@ -319,6 +329,7 @@ def create_admin_app(
             Route("/api/readiness", admin.api_readiness),
             Route("/api/history", admin.api_history),
             Route("/api/status", admin.api_status),
+            Route("/api/surface", admin.api_surface),
             Route("/api/workers", admin.api_workers),
             Route("/api/flip", admin.api_flip, methods=["POST"]),
             Route("/api/kill-switch", admin.api_kill_switch, methods=["POST"]),

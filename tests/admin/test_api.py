@@ -101,6 +101,19 @@ def test_writes_without_the_token_answer_401_and_change_nothing(
     assert store.history() == []
 
 
+def test_the_surface_page_and_api_list_every_declared_route_with_its_next_step(
+    admin: Callable[..., httpx.Client],
+) -> None:
+    client = admin()
+    data = client.get("/api/surface").json()
+    steps = {e["route"]: e["next_step"] for e in data["entries"]}
+    assert steps["GET /orgs/{slug}"].startswith("flip it to canary")
+    assert data["declared"] == 3
+    page = client.get("/surface").text
+    assert '<table id="surface">' in page
+    assert "flip it to canary once ready" in page
+
+
 def test_without_a_configured_token_the_admin_side_is_read_only(
     admin: Callable[..., httpx.Client], store: Store
 ) -> None:

@@ -253,6 +253,15 @@ def test_the_dashboard_updates_in_place_when_a_route_is_flipped_elsewhere(
             page.wait_for_timeout(200)
         assert page.evaluate("window.__notReloaded === true")  # updated in place
         assert "state version 1" in page.locator("h2 small").inner_text()
+        # the surface page: every endpoint with its mode and next step
+        page.click('nav a[href="/surface"]')
+        row = page.locator("#surface tbody tr").first
+        assert row.locator("td").nth(0).inner_text() == ITEMS
+        assert row.locator("td").nth(1).inner_text() == "shadow"
+        assert row.locator("td").nth(5).inner_text().startswith("flip it to canary")
+        shots = Path(os.environ.get("STRANGLER_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "surface.png"))
     finally:
         admin.stop()
         store.close()
