@@ -40,6 +40,7 @@ from examples.new.models import create_schema
 from examples.seed import seed
 from examples.stack import ROOT, Stack, StackError, free_port
 from examples.traffic import Catalogue, TrafficSummary, load_catalogue, send_traffic
+from strangler.cli import output_console
 
 __all__ = ["main"]
 
@@ -411,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not sys.stdout.isatty():  # logs and tests: wide tables, here and in the commands
         os.environ.setdefault("COLUMNS", "120")
-    console = Console(highlight=False)
+    console = output_console()  # a pipe or a CI log gets wide tables, never cut names
     narrator = Narrator(console)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from strangler.cli._main import EXIT_REFUSED, EXIT_USAGE, build_app, get_app, main
-from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption
+from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
 
 if TYPE_CHECKING:
     from typer import Typer
@@ -28,6 +28,7 @@ __all__ = [
     "build_app",
     "get_app",
     "main",
+    "output_console",
 ]
 
 

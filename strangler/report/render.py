@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from strangler._errors import ConfigError
-from strangler.report.diffview import DiffView, side_by_side
 
 if TYPE_CHECKING:
     import jinja2
 
     from strangler.report.build import Example, RouteReport, ShadowReport
+    from strangler.report.diffview import DiffView
 
 __all__ = ["FORMATS", "RENDERERS", "render", "report_to_json"]
 
@@ -217,6 +217,8 @@ def _environment() -> jinja2.Environment:
 
 def example_view(example: Example, field: str) -> DiffView:
     """An example's two answers side by side, legacy first, ``field``'s places marked."""
+    from strangler.report.diffview import side_by_side  # HTML only: the CLI starts light
+
     paths = [str(d.get("path", "")) for d in example.differences if d.get("field") == field]
     primary = (example.primary_side, example.primary_status, example.primary_body)
     candidate = (
