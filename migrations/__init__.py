@@ -3,7 +3,8 @@
 The kit copies a legacy table into the new schema through a :class:`Mapping`, resumably
 (:func:`backfill`), proves the copy (:func:`verify`) and guards contract migrations
 (:func:`require_verified`). The ``strangler backfill | verify | jobs | throttle`` commands are
-thin shells over these functions.
+thin shells over these functions and over :func:`run_backfill`, :func:`dry_run_backfill` and
+:func:`open_mapping`, which open a config's databases and store for them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
         next_batch_size,
         throttle_pause,
     )
+    from migrations.command import (
+        BackfillOptions,
+        dry_run_backfill,
+        open_mapping,
+        run_backfill,
+    )
     from migrations.contract import require_verified
     from migrations.mapping import Databases, Mapping, Transform, load_mapping, open_databases
     from migrations.records import Chunk, Job, JobLog, VerificationRecord
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
     from migrations.verify import RowDiff, Verification, verify
 
 __all__ = [
+    "BackfillOptions",
     "Chunk",
     "Databases",
     "DryRun",
@@ -41,10 +49,13 @@ __all__ = [
     "VerificationRecord",
     "backfill",
     "dry_run",
+    "dry_run_backfill",
     "load_mapping",
     "next_batch_size",
     "open_databases",
+    "open_mapping",
     "require_verified",
+    "run_backfill",
     "throttle_pause",
     "upsert_rows",
     "upsert_statement",
@@ -62,6 +73,12 @@ _lazy_package(
             "dry_run",
             "next_batch_size",
             "throttle_pause",
+        ),
+        "migrations.command": (
+            "BackfillOptions",
+            "dry_run_backfill",
+            "open_mapping",
+            "run_backfill",
         ),
         "migrations.contract": ("require_verified",),
         "migrations.mapping": (

@@ -7,8 +7,6 @@ Exit codes: 0 done / clean, 1 differences found or the run failed, 2 bad usage o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,10 +19,10 @@ if TYPE_CHECKING:
     from rich.progress import TextColumn
 
     from strangler.config import Config
-    from strangler.store import Store
 
     from .backfill import DryRun, Progress
-    from .mapping import Databases, Mapping
+    from .command import BackfillOptions
+    from .mapping import Mapping
     from .records import Job
 
 # The kit itself (SQLAlchemy, the store) is imported by each command: `strangler.commands`
@@ -33,25 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 MappingArg = Annotated[str, typer.Argument(help="the mapping's name in the config's 'mappings'")]
-
-
-@contextmanager
-def _opened(config: ConfigOption, name: str) -> Iterator[tuple[Config, Mapping, Databases, Store]]:
-    from strangler.config import load_config
-    from strangler.store import Store
-
-    from .mapping import load_mapping, open_databases
-
-    cfg = load_config(config)
-    mapping = load_mapping(cfg, name)
-    dbs = open_databases(cfg)
-    store = Store(cfg.store)
-    try:
-        store.ensure_schema()
-        yield cfg, mapping, dbs, store
-    finally:
-        store.close()
-        dbs.dispose()
 
 
 def _rate_column() -> TextColumn:
@@ -82,21 +61,22 @@ def backfill_cmd(
     ] = None,
 ) -> int:
     """Copy a mapping's legacy rows into the new table (resumes an interrupted run)."""
-    from .backfill import dry_run
+    from strangler.config import load_config
+
+    from .command import BackfillOptions, dry_run_backfill
 
     console = Console()
-    with _opened(config, mapping) as (_cfg, m, dbs, store):
-        if dry:
-            _print_dry_run(console, m, dry_run(m, dbs, batch=batch or 100))
-            return 0
-        job = _backfill_with_bar(
-            console, m, dbs, store, batch=batch, rate=rate, workers=workers, since=since_column
-        )
-        console.print(
-            f"job {job.id} {job.state}: {job.copied} legacy rows copied, {job.written} written, "
-            f"{job.skipped} skipped"
-        )
-        return 0 if job.state == "done" else 1
+    cfg = load_config(config)
+    if dry:
+        _print_dry_run(console, *dry_run_backfill(cfg, mapping, batch=batch or 100))
+        return 0
+    options = BackfillOptions(batch=batch, rate=rate, workers=workers, since_column=since_column)
+    job = _backfill_with_bar(console, cfg, mapping, options)
+    console.print(
+        f"job {job.id} {job.state}: {job.copied} legacy rows copied, {job.written} written, "
+        f"{job.skipped} skipped"
+    )
+    return 0 if job.state == "done" else 1
 
 
 def _print_dry_run(console: Console, m: Mapping, result: DryRun) -> None:
@@ -113,17 +93,7 @@ def _print_dry_run(console: Console, m: Mapping, result: DryRun) -> None:
     )
 
 
-def _backfill_with_bar(
-    console: Console,
-    m: Mapping,
-    dbs: Databases,
-    store: Store,
-    *,
-    batch: int | None,
-    rate: float | None,
-    workers: int,
-    since: str | None,
-) -> Job:
+def _backfill_with_bar(console: Console, cfg: Config, name: str, options: BackfillOptions) -> Job:
     """Run the backfill with a progress bar (rows, rows/s, ETA); returns the job."""
     from rich.progress import (
         BarColumn,
@@ -134,7 +104,7 @@ def _backfill_with_bar(
     )
     from rich.progress import Progress as Bar
 
-    from .backfill import backfill
+    from .command import run_backfill
 
     bar = Bar(
         TextColumn("[bold]{task.description}"),
@@ -147,14 +117,17 @@ def _backfill_with_bar(
         console=console,
         transient=False,
     )
-    task = bar.add_task(m.name, total=None, rate="-")
+    task = bar.add_task(name, total=None, rate="-")
     seen: dict[str, Any] = {}
 
     def started(job: Job, resumed: bool) -> None:
         what = f"resuming job {job.id} at {job.copied} rows" if resumed else f"job {job.id}"
         console.print(f"{what} ({job.kind}, {job.total} rows to copy)")
         seen["start_copied"] = job.copied
-        bar.update(task, total=max(job.total, job.copied), completed=job.copied)
+        # the mapping's own name, as the job log knows it
+        total = max(job.total, job.copied)
+        bar.update(task, description=job.mapping, total=total, completed=job.copied)
+        bar.start()  # only now: a mapping or database that fails to open draws no bar
 
     def progressed(p: Progress) -> None:
         elapsed = bar.tasks[task].elapsed or 0.0
@@ -162,18 +135,10 @@ def _backfill_with_bar(
         speed = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
         bar.update(task, completed=p.copied, total=max(p.total, p.copied), rate=speed)
 
-    with bar:
-        return backfill(
-            m,
-            dbs,
-            store,
-            batch=batch,
-            rate=rate,
-            workers=workers,
-            since_column=since,
-            on_progress=progressed,
-            on_start=started,
-        )
+    try:
+        return run_backfill(cfg, name, options, on_start=started, on_progress=progressed)
+    finally:
+        bar.stop()
 
 
 def verify_cmd(
@@ -189,10 +154,13 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> int:
     """Prove the new table matches the mapped legacy rows; list what does not."""
+    from strangler.config import load_config
+
+    from .command import open_mapping
     from .verify import verify
 
     console = Console()
-    with _opened(config, mapping) as (_cfg, m, dbs, store):
+    with open_mapping(load_config(config), mapping) as (m, dbs, store):
         result = verify(m, dbs, store, sample=sample, repair=repair)
     if as_json:
         typer.echo(json.dumps(result.as_json()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from migrations import JobLog
+from migrations import BackfillOptions, JobLog, dry_run_backfill, open_mapping, run_backfill, verify
 from strangler.cli import main
 from tests.migrations import shop
 from tests.migrations.conftest import REPO, Shop, cli_env
@@ -121,3 +121,21 @@ def test_user_errors_are_one_line(sqlite_shop: Shop, capsys: pytest.CaptureFixtu
     assert "Traceback" not in err
     assert main(["throttle", "-c", cfg, "orders", "100"]) == 1
     assert "no running backfill of 'orders'" in capsys.readouterr().err
+
+
+def test_the_commands_run_from_python_without_the_cli(sqlite_shop: Shop) -> None:
+    """What `strangler backfill` runs is a typed function a script can call with a config."""
+    sqlite_shop.add_orders(range(1, 101))
+    mapping, preview = dry_run_backfill(sqlite_shop.config, "orders", batch=20)
+    assert (mapping.name, preview.legacy_rows, sqlite_shop.count("orders")) == ("orders", 60, 0)
+    seen: list[tuple[int, bool]] = []
+    job = run_backfill(
+        sqlite_shop.config,
+        "orders",
+        BackfillOptions(batch=30, workers=2),
+        on_start=lambda job, resumed: seen.append((job.total, resumed)),
+    )
+    assert (job.state, job.copied, job.skipped, job.workers) == ("done", 100, 2, 2)
+    assert seen == [(100, False)]
+    with open_mapping(sqlite_shop.config, "orders") as (mapping, dbs, store):
+        assert verify(mapping, dbs, store).clean
