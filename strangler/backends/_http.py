@@ -45,14 +45,14 @@ from urllib.parse import urlsplit
 import httptools
 
 from strangler._errors import (
-    UpstreamConnectError,
     UpstreamError,
     UpstreamTimeout,
     UpstreamTLSError,
 )
-from strangler._tls import handshake_problem, ssl_context
+from strangler._tls import ssl_context
 from strangler._types import Scope
 from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._connect import connect_errors, tls_failed
 from strangler.backends._reuse import idle_limit, may_resend
 from strangler.backends._websocket import WebSocketUpstream, open_remote
 from strangler.config import BackendConfig, Timeouts
@@ -156,10 +156,10 @@ class _Connection(asyncio.Protocol):
                 # TLS 1.3 servers refuse a client certificate after the client's side of
                 # the handshake: the alert arrives here. On a first exchange with nothing
                 # answered, the server's TLS layer never handed the request on.
-                self.error = UpstreamTLSError(
+                self.error = tls_failed(
                     self.backend.name,
                     self.route,
-                    handshake_problem(exc, backend=self.backend.name),
+                    exc,
                     request_sent=self.answered or self.exchanges > 1,
                 )
             elif self.backend.tls and self.exchanges == 1 and not self.answered:
@@ -496,7 +496,7 @@ class HTTPBackend:
     async def _connect(self, t: Timeouts, route: str, deadline: float) -> _Connection:
         conn = _Connection(self)
         tls = self.tls_context() if self._tls else None
-        try:
+        with connect_errors(self.name, route, self.base):
             async with asyncio.timeout_at(min(deadline, self.loop.time() + t.connect)):
                 await self.loop.create_connection(
                     lambda: conn,
@@ -505,16 +505,6 @@ class HTTPBackend:
                     ssl=tls,
                     server_hostname=self._server_hostname if tls else None,
                 )
-        except TimeoutError:
-            raise UpstreamTimeout(self.name, route, "connect timeout", request_sent=False) from None
-        except ssl.SSLError as exc:  # before OSError: it is one
-            raise UpstreamTLSError(
-                self.name, route, handshake_problem(exc, backend=self.name)
-            ) from exc
-        except OSError as exc:
-            raise UpstreamConnectError(
-                self.name, route, f"cannot connect to {self.base} ({exc.strerror or exc})"
-            ) from exc
         return conn
 
     def _wake_one(self) -> None:

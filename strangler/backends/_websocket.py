@@ -26,9 +26,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
-from strangler._errors import UpstreamConnectError, UpstreamError, UpstreamTimeout, UpstreamTLSError
-from strangler._tls import handshake_problem
+from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import Message, Scope
+from strangler.backends._connect import connect_errors, tls_failed
 from strangler.config import Timeouts
 
 __all__ = [
@@ -200,15 +200,9 @@ async def open_remote(
     parts = urlsplit(url)
     secure = parts.scheme == "wss"
     host = parts.hostname or "127.0.0.1"
-    try:
+    with connect_errors(name, route, base):
         async with asyncio.timeout(timeouts.connect):
             sock = await _tcp_connect(host, parts.port or (443 if secure else 80))
-    except TimeoutError:
-        raise UpstreamTimeout(name, route, "connect timeout", request_sent=False) from None
-    except OSError as exc:
-        raise UpstreamConnectError(
-            name, route, f"cannot connect to {base} ({exc.strerror or exc})"
-        ) from exc
     # From here the socket belongs to the transport websockets makes of it, which also
     # closes it when the handshake fails. Given a socket, websockets follows no redirect.
     try:
@@ -234,7 +228,7 @@ async def open_remote(
             name, route, "no answer to the WebSocket handshake within the timeout"
         ) from None
     except ssl.SSLError as exc:  # before OSError: it is one
-        raise UpstreamTLSError(name, route, handshake_problem(exc, backend=name)) from exc
+        raise tls_failed(name, route, exc) from exc
     except (WebSocketException, OSError, ValueError) as exc:
         # A redirect websockets would not follow (another host, or an http:// Location it
         # cannot read as a WebSocket URI) arrives as the cause or the context.
