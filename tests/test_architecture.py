@@ -253,13 +253,18 @@ def test_orm_rows_never_leave_the_store() -> None:
     assert found == []
 
 
+# Functions allowed past 80 lines while someone splits them. It shrank to empty (the last
+# were build_report, assess and judge_route) and must stay empty: split, never add.
+LONG_FUNCTIONS_ALLOWED: frozenset[str] = frozenset()
+
+
 def test_no_function_is_longer_than_80_lines() -> None:
-    long = set()
+    long = []
     for path in _python_files():
         rel = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > 80:
-                    long.add(f"{rel}:{node.name}")
-    assert long == set()
+                if lines > 80 and f"{rel}:{node.name}" not in LONG_FUNCTIONS_ALLOWED:
+                    long.append(f"{rel}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
