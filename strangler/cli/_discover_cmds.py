@@ -30,6 +30,9 @@ def discover(
     only_new: Annotated[
         bool, typer.Option("--undeclared", help="print only endpoints the config lacks")
     ] = False,
+    include_404: Annotated[
+        bool, typer.Option("--include-404", help="count requests answered 404 too")
+    ] = False,
     as_json: JsonOption = False,
 ) -> int:
     """Infer the endpoints of the legacy surface and print route entries ready to paste.
@@ -46,6 +49,7 @@ def discover(
         files,
         fmt=fmt,
         config=cfg,
+        include_404=include_404,
         on_file=lambda path, kind: (
             err.print(f"reading {path} as {kind}", style="dim") if not as_json else None
         ),
@@ -57,6 +61,8 @@ def discover(
     typer.echo(routes_yaml(routes), nl=False)
     for name, stats in found.files.items():
         note = f"{name}: {stats.requests:,} requests from {stats.lines:,} lines"
+        if stats.not_found:
+            note += f", {stats.not_found:,} answered 404 left out (--include-404 keeps them)"
         if stats.unreadable:
             note += f", {stats.unreadable:,} unreadable (first: {stats.example!r})"
         err.print(f"# {note}", markup=False, highlight=False)

@@ -42,6 +42,7 @@ class Discovery:
                 name: {
                     "lines": s.lines,
                     "requests": s.requests,
+                    "not_found": s.not_found,
                     "unreadable": s.unreadable,
                     "example_unreadable": s.example or None,
                 }
@@ -65,9 +66,11 @@ def discover(
     fmt: str = "auto",
     config: Config | None = None,
     max_templates: int = 50_000,
+    include_404: bool = False,
     on_file: Callable[[Path, str], None] | None = None,
 ) -> Discovery:
-    """Read every file of ``paths`` (``fmt``: one of :data:`FORMATS` or ``auto``)."""
+    """Read every file of ``paths`` (``fmt``: one of :data:`FORMATS` or ``auto``); requests
+    answered 404 are left out (counted per file) unless ``include_404``."""
     if fmt != "auto" and fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"auto or one of {', '.join(FORMATS)}")
     tree = TemplateTree(max_nodes=max_templates)
@@ -80,7 +83,7 @@ def discover(
             on_file(path, kind)
         stats = files[str(path)] = ReadStats()
         try:
-            tree.add_many(read_requests(path, kind, stats))
+            tree.add_many(read_requests(path, kind, stats, include_404=include_404))
         except (ValueError, AttributeError, yaml.YAMLError) as exc:
             raise ConfigError("FILE", str(path), f"{kind} ({exc})") from None
         except OSError as exc:

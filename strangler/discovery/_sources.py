@@ -42,6 +42,7 @@ class ReadStats:
 
     lines: int = 0
     requests: int = 0
+    not_found: int = 0  # requests answered 404, left out (scanners' probes are no endpoint)
     unreadable: int = 0
     example: str = ""  # the first unreadable line, cut short
     templates_declared: bool = False  # an OpenAPI document: paths are templates already
@@ -58,7 +59,7 @@ def detect(path: Path) -> str:
     if name.endswith(".har"):
         return "har"
     with path.open("rb") as f:
-        head = f.read(4096).lstrip()
+        head = f.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()  # a byte order mark
     text = head.decode("utf-8", "replace")
     if text.startswith("#"):
         return "w3c"
@@ -74,16 +75,20 @@ def detect(path: Path) -> str:
     return "combined"
 
 
-def read_requests(path: Path, fmt: str, stats: ReadStats) -> Iterator[tuple[str, str, int]]:
-    """``(method, path, count)`` from ``path`` read as ``fmt``."""
+def read_requests(
+    path: Path, fmt: str, stats: ReadStats, *, include_404: bool = False
+) -> Iterator[tuple[str, str, int]]:
+    """``(method, path, count)`` from ``path`` read as ``fmt``; requests answered 404 are
+    counted in ``stats.not_found`` and left out unless ``include_404``."""
     if fmt == "har":
-        yield from _har(_load_json(path), stats)
+        yield from _har(_load_json(path), stats, include_404)
     elif fmt == "openapi":
         yield from _openapi(_load_document(path), stats)
     else:
-        with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
+        # utf-8-sig: a byte order mark (Windows tools write one) is not part of line 1
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
             reader = {"combined": _combined, "w3c": _w3c, "jsonl": _jsonl}[fmt]
-            yield from reader(f, stats)
+            yield from reader(f, stats, include_404)
 
 
 def _request_line(text: str) -> tuple[str, str] | None:
@@ -96,18 +101,21 @@ def _request_line(text: str) -> tuple[str, str] | None:
     return parts[0], target
 
 
-def _combined(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
+def _combined(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
     methods = _METHODS
-    lines = 0
+    lines = not_found = 0
     for line in f:
         lines += 1
         # inlined (this loop is the hot path on a 1 GB log): the request line between the
-        # first two double quotes, as "METHOD TARGET PROTOCOL"
+        # first two double quotes, as "METHOD TARGET PROTOCOL", then the status
         parts = line.split('"', 2)
         request = parts[1].split(" ", 2) if len(parts) == 3 else ()
         if len(request) < 2 or request[0] not in methods:
             stats.bad(line)
+            continue
+        if not include_404 and parts[2].startswith(" 404 "):
+            not_found += 1
             continue
         target = request[1]
         if not target.startswith("/"):
@@ -122,6 +130,7 @@ def _combined(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
             stats.lines = lines
             yield from _flush(counts, stats)
     stats.lines = lines
+    stats.not_found += not_found
     yield from _flush(counts, stats)
 
 
@@ -132,25 +141,28 @@ def _flush(counts: dict[tuple[str, str], int], stats: ReadStats) -> Iterator[tup
     counts.clear()
 
 
-def _w3c(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
-    columns: list[str] = []
+def _w3c(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
+    at: tuple[int, int, int | None] | None = None  # method, target, status columns
     counts: dict[tuple[str, str], int] = {}
     for line in f:
         stats.lines += 1
         if line.startswith("#"):
             if line.startswith("#Fields:"):
-                columns = line[8:].split()
+                at = _w3c_columns(line[8:].split())
             continue
         values = line.split()
-        try:
-            method = values[columns.index("cs-method")]
-            target = values[columns.index("cs-uri-stem")]
-        except (ValueError, IndexError):
+        if at is None or len(values) <= max(i for i in at if i is not None):
             stats.bad(line)
             continue
+        method, target = values[at[0]], values[at[1]]
+        status = values[at[2]] if at[2] is not None else ""
         if method not in _METHODS or not target.startswith("/"):
             stats.bad(line)
             continue
+        if not include_404 and status == "404":
+            stats.not_found += 1
+            continue
+        target = target.split("?", 1)[0]  # cs-uri carries the query
         key = (method, target)
         counts[key] = counts.get(key, 0) + 1
         if len(counts) >= 100_000:
@@ -158,7 +170,16 @@ def _w3c(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
     yield from _flush(counts, stats)
 
 
-def _jsonl(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
+def _w3c_columns(names: list[str]) -> tuple[int, int, int | None] | None:
+    """Where the method, the target (``cs-uri-stem``, else ``cs-uri``) and the status are."""
+    stem = "cs-uri-stem" if "cs-uri-stem" in names else "cs-uri"
+    if "cs-method" not in names or stem not in names:
+        return None
+    status = names.index("sc-status") if "sc-status" in names else None
+    return names.index("cs-method"), names.index(stem), status
+
+
+def _jsonl(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
     for line in f:
         if not line.strip():
@@ -173,6 +194,12 @@ def _jsonl(f: IO[str], stats: ReadStats) -> Iterator[tuple[str, str, int]]:
             found = _from_record(record)
         if found is None:
             stats.bad(line)
+            continue
+        status = (
+            record.get("status", record.get("status_code")) if isinstance(record, dict) else None
+        )
+        if not include_404 and str(status) == "404":
+            stats.not_found += 1
             continue
         counts[found] = counts.get(found, 0) + 1
         if len(counts) >= 100_000:
@@ -205,7 +232,7 @@ def _load_document(path: Path) -> Any:
     return yaml.safe_load(text)
 
 
-def _har(doc: Any, stats: ReadStats) -> Iterator[tuple[str, str, int]]:
+def _har(doc: Any, stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
     entries = doc.get("log", {}).get("entries", []) if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ValueError("a HAR file: no log.entries")
@@ -216,6 +243,10 @@ def _har(doc: Any, stats: ReadStats) -> Iterator[tuple[str, str, int]]:
         url = request.get("url") if isinstance(request, dict) else None
         if method not in _METHODS or not isinstance(url, str):
             stats.bad(json.dumps(entry)[:120])
+            continue
+        response = entry.get("response")
+        if not include_404 and isinstance(response, dict) and response.get("status") == 404:
+            stats.not_found += 1
             continue
         stats.requests += 1
         yield method, urlsplit(url).path or "/", 1

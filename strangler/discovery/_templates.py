@@ -9,7 +9,12 @@ Each path is split into segments and walked down a tree, one tree per method set
   ``fanout``, 64 by default: slugs, user names) becomes a parameter too; the heavy hitters
   among its literals (5 % of the traffic through that position, and 10 requests) stay, so
   ``/orgs/export`` survives beside ``/orgs/{org}`` (a literal first seen after that, when
-  the position is already a parameter, joins the parameter);
+  the position is already a parameter, joins the parameter); not the first segment, where
+  fixed words live and what a flood of probes varies;
+- so does a position with a few words (``min_siblings``, 5) when half of them or more go on
+  with the same fixed word (``/orgs/acme/forms``, ``/orgs/hope/forms``: values of one
+  parameter, while ``/api/users/7`` and ``/api/orders/7`` stay fixed collections), decided
+  when the entries are read;
 - the query string is dropped, and no raw identifier is ever kept: a literal is kept only
   while its position has few distinct values.
 
@@ -18,9 +23,11 @@ Parameters are named after the collection segment before them, made singular
 number when there is no such segment or the name is taken, so a template never names a
 parameter twice (``strangler check`` would refuse it).
 
-Memory is bounded by ``max_nodes`` tree nodes: once full, a path that would need new nodes
-is counted under ``other`` and reported as such. A flood of random paths fills at most
-``fanout`` literal children per node before the node turns into a parameter.
+Memory is bounded by ``max_nodes`` tree nodes: once full, the least-seen leaves are dropped
+(their requests counted under ``other`` and reported as such) until a quarter is free, so
+the endpoints that carry traffic stay, whatever came before them. A flood of random paths
+fills at most ``fanout`` literal children per node (the first segment aside) before the
+node turns into a parameter.
 
 >>> t = TemplateTree()
 >>> for path in ("/orgs/1", "/orgs/2/forms/7", "/orgs/2/forms/8", "/health"):
@@ -43,11 +50,22 @@ _PARAM = "\0"  # the key of a node's parameter child (never a literal: paths car
 
 def identifier_kind(segment: str) -> str | None:
     """``id``, ``uuid``, ``hash``, ``date`` or ``token`` when ``segment`` looks like an
-    identifier, else None.
+    identifier, else None. A file name counts as what comes before its extension.
 
     >>> [identifier_kind(s) for s in ("42", "3f2b8c1e-9a7d-4c1b-8e2f-0a1b2c3d4e5f", "acme")]
     ['id', 'uuid', None]
+    >>> [identifier_kind(s) for s in ("12.json", "0419019fa461b70a.pdf", "app.3f9a8b7c.js")]
+    ['id', 'hash', 'hash']
     """
+    if "." in segment:  # 12.json, 0419019fa461b70a.pdf, app.3f9a8b7c.js
+        for part in segment.split(".")[:-1]:
+            kind = _bare_kind(part) if part else None
+            if kind is not None:
+                return kind
+    return _bare_kind(segment)
+
+
+def _bare_kind(segment: str) -> str | None:
     if segment.isdigit():
         return "id"
     n = len(segment)
@@ -91,8 +109,9 @@ class DiscoveredRoute:
 class TemplateTree:
     """Accumulates requests (``add``) and gives the inferred endpoints (``entries``)."""
 
-    def __init__(self, *, fanout: int = 64, max_nodes: int = 50_000) -> None:
+    def __init__(self, *, fanout: int = 64, max_nodes: int = 50_000, min_siblings: int = 5) -> None:
         self.fanout = fanout
+        self.min_siblings = min_siblings
         self.max_nodes = max_nodes
         self.nodes = 1
         self.total = 0
@@ -105,11 +124,12 @@ class TemplateTree:
         cut = path.find("?")
         if cut >= 0:
             path = path[:cut]
+        segments = [s for s in path.split("/") if s]
+        if self.nodes + len(segments) > self.max_nodes:
+            self._prune()
         node = self._root
         node.total += count
-        for segment in path.split("/"):
-            if not segment:
-                continue
+        for segment in segments:
             nxt = self._child(node, segment)
             if nxt is None:
                 self.other += count
@@ -133,7 +153,9 @@ class TemplateTree:
                 if self.nodes >= self.max_nodes:
                     return None
                 literals = len(node.children) - (_PARAM in node.children)
-                if literals < self.fanout:
+                # The first segment is where fixed words live, and what a flood of probes
+                # varies: only the node bound (least seen dropped first) limits it there.
+                if literals < self.fanout or node is self._root:
                     self.nodes += 1
                     created = node.children[segment] = _Node()
                     return created
@@ -147,6 +169,31 @@ class TemplateTree:
             param = node.children[_PARAM] = _Node()
         param.kinds.add(kind)
         return param
+
+    def _prune(self) -> None:
+        """The tree is full: drop its least-seen leaves (their requests go to ``other``)
+        until a quarter of it is free, so the endpoints that carry traffic stay whatever
+        came before them."""
+        target = self.max_nodes * 3 // 4
+        while self.nodes > target:
+            leaves: list[tuple[bool, int, _Node, str]] = []
+            stack = [self._root]
+            while stack:
+                node = stack.pop()
+                for key, child in node.children.items():
+                    if child.children:
+                        stack.append(child)
+                    else:
+                        leaves.append((bool(child.methods), child.total, node, key))
+            if not leaves:
+                return
+            leaves.sort(key=lambda leaf: (leaf[0], leaf[1]))
+            # at most the lighter half at a time: a branch emptied here is a leaf next pass,
+            # judged against the heavy leaves that stay
+            for _, _, parent, key in leaves[: min(self.nodes - target, max(1, len(leaves) // 2))]:
+                gone = parent.children.pop(key)
+                self.other += sum(gone.methods.values())
+                self.nodes -= 1
 
     def _collapse(self, node: _Node) -> None:
         """Too many literal values here: merge all but the heavy hitters into the parameter."""
@@ -176,10 +223,42 @@ class TemplateTree:
             else:
                 self._merge(mine, child)
 
+    def _settle(self, node: _Node) -> None:
+        """Words that go on with the same fixed word are values of one parameter
+        (``/orgs/acme/forms``, ``/orgs/hope/forms``), however few: when at least
+        ``min_siblings`` literals sit here and half of them or more share what follows, those
+        that share it (and the light others) join the parameter."""
+        literals = {k: c for k, c in node.children.items() if k != _PARAM}
+        if not node.collapsed and len(literals) >= self.min_siblings:
+            following: dict[str, int] = {}
+            for child in literals.values():
+                for key in child.children:
+                    if key != _PARAM:
+                        following[key] = following.get(key, 0) + 1
+            word, sharing = max(following.items(), key=lambda kv: kv[1], default=("", 0))
+            if sharing * 2 >= len(literals):
+                keep = max(10, node.total // 20)
+                param = node.children.get(_PARAM)
+                if param is None:
+                    param = node.children[_PARAM] = _Node()
+                    self.nodes += 1
+                param.kinds.add("slug")
+                node.collapsed = True
+                for key, child in literals.items():
+                    if word in child.children or child.total < keep:
+                        del node.children[key]
+                        self._merge(param, child)
+        for child in list(node.children.values()):
+            self._settle(child)
+
     def entries(self) -> list[DiscoveredRoute]:
         """Every endpoint seen, most requested first (methods of one path together)."""
         out: list[DiscoveredRoute] = []
         total = self.total or 1
+        nodes = self.nodes
+        root = _copy(self._root)
+        self._settle(root)  # on a copy: later requests still see the words as they came
+        self.nodes = nodes
 
         def walk(node: _Node, parts: list[str], used: set[str], previous: str | None) -> None:
             if node.methods:
@@ -193,9 +272,19 @@ class TemplateTree:
                 else:
                     walk(child, [*parts, key], used, key)
 
-        walk(self._root, [], set(), None)
+        walk(root, [], set(), None)
         out.sort(key=lambda e: (-e.count, e.path))
         return out
+
+
+def _copy(node: _Node) -> _Node:
+    return _Node(
+        {k: _copy(c) for k, c in node.children.items()},
+        set(node.kinds),
+        dict(node.methods),
+        node.total,
+        node.collapsed,
+    )
 
 
 def _singular(word: str) -> str:
