@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +14,30 @@ import typer
 from rich.console import Console
 
 from strangler.cli._options import DEFAULT_CONFIG, ConfigOption, JsonOption, output_console
+
+_BIG = 32 << 20  # logs from this size on get a progress bar (on a terminal)
+
+
+@contextmanager
+def _progress_bar(files: list[Path]) -> Iterator[Callable[[Path, int, int], None] | None]:
+    """A progress bar on stderr while big logs are read, when stdout is a terminal."""
+    sizes = {p: p.stat().st_size for p in files if p.is_file()}
+    if not sys.stdout.isatty() or sum(sizes.values()) < _BIG:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks = {p: bar.add_task(p.name, total=size) for p, size in sizes.items()}
+    with bar:
+        yield lambda path, done, _: bar.update(tasks[path], completed=done)
 
 
 def discover(
@@ -33,6 +60,15 @@ def discover(
     include_404: Annotated[
         bool, typer.Option("--include-404", help="count requests answered 404 too")
     ] = False,
+    method_key: Annotated[
+        str | None, typer.Option("--method-key", help="JSON lines: the method's key (a.b nests)")
+    ] = None,
+    path_key: Annotated[
+        str | None, typer.Option("--path-key", help="JSON lines: the path's or URL's key")
+    ] = None,
+    status_key: Annotated[
+        str | None, typer.Option("--status-key", help="JSON lines: the status's key")
+    ] = None,
     as_json: JsonOption = False,
 ) -> int:
     """Infer the endpoints of the legacy surface and print route entries ready to paste.
@@ -40,20 +76,29 @@ def discover(
     Example: strangler discover /var/log/nginx/access.log -c strangler.yaml --undeclared
     """
     from strangler.config import load_config
+    from strangler.discovery import JsonKeys, routes_yaml
     from strangler.discovery import discover as run
-    from strangler.discovery import routes_yaml
 
     cfg = load_config(config) if config is not None else None
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # the YAML owns stdout
-    found = run(
-        files,
-        fmt=fmt,
-        config=cfg,
-        include_404=include_404,
-        on_file=lambda path, kind: (
-            err.print(f"reading {path} as {kind}", style="dim") if not as_json else None
-        ),
+    default = JsonKeys()
+    keys = JsonKeys(
+        (method_key,) if method_key else default.method,
+        (path_key,) if path_key else default.path,
+        (status_key,) if status_key else default.status,
     )
+    with _progress_bar(files) as progress:
+        found = run(
+            files,
+            fmt=fmt,
+            config=cfg,
+            include_404=include_404,
+            keys=keys,
+            on_file=lambda path, kind: (
+                err.print(f"reading {path} as {kind}", style="dim") if not as_json else None
+            ),
+            progress=progress,
+        )
     if as_json:
         typer.echo(json.dumps(found.to_json(), indent=2))
         return 0

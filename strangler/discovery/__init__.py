@@ -10,13 +10,22 @@ See docs/discovery.md.
 from __future__ import annotations
 
 from strangler.discovery._discover import Discovery, discover, routes_yaml
-from strangler.discovery._sources import FORMATS, ReadStats, detect, read_requests
+from strangler.discovery._sources import (
+    FORMATS,
+    JsonKeys,
+    ReadOptions,
+    ReadStats,
+    detect,
+    read_requests,
+)
 from strangler.discovery._templates import DiscoveredRoute, TemplateTree, identifier_kind
 
 __all__ = [
     "FORMATS",
     "DiscoveredRoute",
     "Discovery",
+    "JsonKeys",
+    "ReadOptions",
     "ReadStats",
     "TemplateTree",
     "detect",

@@ -12,7 +12,14 @@ import yaml
 
 from strangler._errors import ConfigError
 from strangler.config import Config
-from strangler.discovery._sources import FORMATS, ReadStats, detect, read_requests
+from strangler.discovery._sources import (
+    FORMATS,
+    JsonKeys,
+    ReadOptions,
+    ReadStats,
+    detect,
+    read_requests,
+)
 from strangler.discovery._templates import DiscoveredRoute, TemplateTree
 from strangler.routing import RouteTable
 
@@ -67,10 +74,14 @@ def discover(
     config: Config | None = None,
     max_templates: int = 50_000,
     include_404: bool = False,
+    keys: JsonKeys | None = None,
     on_file: Callable[[Path, str], None] | None = None,
+    progress: Callable[[Path, int, int], None] | None = None,
 ) -> Discovery:
     """Read every file of ``paths`` (``fmt``: one of :data:`FORMATS` or ``auto``); requests
-    answered 404 are left out (counted per file) unless ``include_404``."""
+    answered 404 are left out (counted per file) unless ``include_404``; ``keys`` says where
+    JSON lines keep the method, target and status; ``progress(path, bytes_read, size)`` is
+    called as a log is read."""
     if fmt != "auto" and fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"auto or one of {', '.join(FORMATS)}")
     tree = TemplateTree(max_nodes=max_templates)
@@ -83,7 +94,12 @@ def discover(
             on_file(path, kind)
         stats = files[str(path)] = ReadStats()
         try:
-            tree.add_many(read_requests(path, kind, stats, include_404=include_404))
+            options = ReadOptions(
+                include_404,
+                keys or JsonKeys(),
+                None if progress is None else _progress_of(progress, path),
+            )
+            tree.add_many(read_requests(path, kind, stats, options))
         except (ValueError, AttributeError, yaml.YAMLError) as exc:
             raise ConfigError("FILE", str(path), f"{kind} ({exc})") from None
         except OSError as exc:
@@ -91,6 +107,11 @@ def discover(
     routes = tuple(tree.entries())
     declared = _declared(routes, config) if config is not None else {}
     return Discovery(routes, files, tree.total, tree.other, declared)
+
+
+def _progress_of(progress: Callable[[Path, int, int], None], path: Path) -> Callable[[int], None]:
+    size = path.stat().st_size
+    return lambda done: progress(path, done, size)
 
 
 def _declared(routes: Sequence[DiscoveredRoute], config: Config) -> dict[str, str]:

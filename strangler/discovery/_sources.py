@@ -9,7 +9,8 @@ Each reader yields ``(method, path, count)`` and counts the lines it could not r
 - ``w3c``: IIS W3C extended logs, whose ``#Fields:`` line names the columns
   (``cs-method``, ``cs-uri-stem``);
 - ``jsonl``: one JSON object per line with ``method`` and ``path`` (or ``uri``, ``url``,
-  ``request_uri``), or a ``request`` request line (``"GET /x HTTP/1.1"``);
+  ``request_uri``, ``request.uri``: :class:`JsonKeys`, which the CLI lets you name), or a
+  ``request`` request line (``"GET /x HTTP/1.1"``);
 - ``har``: a browser's HAR export (``log.entries[].request``);
 - ``openapi``: an OpenAPI 3 document, JSON or YAML: its paths are templates already
   (``{param}`` kept as written) and carry no traffic.
@@ -21,19 +22,50 @@ document's keys).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-__all__ = ["FORMATS", "ReadStats", "detect", "read_requests"]
+__all__ = ["FORMATS", "JsonKeys", "ReadOptions", "ReadStats", "detect", "read_requests"]
 
 FORMATS = ("combined", "w3c", "jsonl", "har", "openapi")
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
-_JSON_PATH_KEYS = ("path", "uri", "url", "request_uri", "cs-uri-stem")
+_EVERY = 1 << 16  # lines between two progress reports
+
+
+@dataclass(frozen=True, slots=True)
+class JsonKeys:
+    """Where a JSON log line keeps the method, the target and the status: keys tried in
+    order, dotted for nested objects (``request.uri`` reads ``{"request": {"uri": ...}}``,
+    Caddy's shape)."""
+
+    method: tuple[str, ...] = ("method", "cs-method", "request_method", "request.method")
+    path: tuple[str, ...] = (
+        "path",
+        "uri",
+        "url",
+        "request_uri",
+        "cs-uri-stem",
+        "request.uri",
+        "request.path",
+        "request.url",
+    )
+    status: tuple[str, ...] = ("status", "status_code", "response.status", "sc-status")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How to read: keep requests answered 404 or not, the keys of JSON lines, and
+    ``progress(bytes_read)``, called every 65,536 lines of a log."""
+
+    include_404: bool = False
+    keys: JsonKeys = field(default_factory=JsonKeys)
+    progress: Callable[[int], None] | None = None
 
 
 @dataclass(slots=True)
@@ -76,19 +108,28 @@ def detect(path: Path) -> str:
 
 
 def read_requests(
-    path: Path, fmt: str, stats: ReadStats, *, include_404: bool = False
+    path: Path, fmt: str, stats: ReadStats, options: ReadOptions | None = None
 ) -> Iterator[tuple[str, str, int]]:
     """``(method, path, count)`` from ``path`` read as ``fmt``; requests answered 404 are
-    counted in ``stats.not_found`` and left out unless ``include_404``."""
+    counted in ``stats.not_found`` and left out unless ``options.include_404``."""
+    options = options or ReadOptions()
     if fmt == "har":
-        yield from _har(_load_json(path), stats, include_404)
+        yield from _har(_load_json(path), stats, options.include_404)
     elif fmt == "openapi":
         yield from _openapi(_load_document(path), stats)
     else:
         # utf-8-sig: a byte order mark (Windows tools write one) is not part of line 1
         with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
             reader = {"combined": _combined, "w3c": _w3c, "jsonl": _jsonl}[fmt]
-            yield from reader(f, stats, include_404)
+            yield from reader(f, stats, options)
+
+
+def _reporter(f: IO[str], options: ReadOptions) -> Callable[[], None] | None:
+    """``report()``: the bytes read so far to ``options.progress``."""
+    progress, fd = options.progress, f.fileno()
+    if progress is None:
+        return None
+    return lambda: progress(os.lseek(fd, 0, os.SEEK_CUR))
 
 
 def _request_line(text: str) -> tuple[str, str] | None:
@@ -101,12 +142,15 @@ def _request_line(text: str) -> tuple[str, str] | None:
     return parts[0], target
 
 
-def _combined(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
+def _combined(f: IO[str], stats: ReadStats, options: ReadOptions) -> Iterator[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
     methods = _METHODS
+    include_404, report = options.include_404, _reporter(f, options)
     lines = not_found = 0
     for line in f:
         lines += 1
+        if report is not None and not lines % _EVERY:
+            report()
         # inlined (this loop is the hot path on a 1 GB log): the request line between the
         # first two double quotes, as "METHOD TARGET PROTOCOL", then the status
         parts = line.split('"', 2)
@@ -141,11 +185,14 @@ def _flush(counts: dict[tuple[str, str], int], stats: ReadStats) -> Iterator[tup
     counts.clear()
 
 
-def _w3c(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
+def _w3c(f: IO[str], stats: ReadStats, options: ReadOptions) -> Iterator[tuple[str, str, int]]:
     at: tuple[int, int, int | None] | None = None  # method, target, status columns
     counts: dict[tuple[str, str], int] = {}
+    include_404, report = options.include_404, _reporter(f, options)
     for line in f:
         stats.lines += 1
+        if report is not None and not stats.lines % _EVERY:
+            report()
         if line.startswith("#"):
             if line.startswith("#Fields:"):
                 at = _w3c_columns(line[8:].split())
@@ -179,26 +226,27 @@ def _w3c_columns(names: list[str]) -> tuple[int, int, int | None] | None:
     return names.index("cs-method"), names.index(stem), status
 
 
-def _jsonl(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[str, str, int]]:
+def _jsonl(f: IO[str], stats: ReadStats, options: ReadOptions) -> Iterator[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
+    keys, report = options.keys, _reporter(f, options)
     for line in f:
         if not line.strip():
             continue
         stats.lines += 1
+        if report is not None and not stats.lines % _EVERY:
+            report()
         found = None
         try:
             record = json.loads(line)
         except ValueError:
             record = None
         if isinstance(record, dict):
-            found = _from_record(record)
+            found = _from_record(record, keys)
         if found is None:
             stats.bad(line)
             continue
-        status = (
-            record.get("status", record.get("status_code")) if isinstance(record, dict) else None
-        )
-        if not include_404 and str(status) == "404":
+        assert isinstance(record, dict)  # found: a record was read
+        if not options.include_404 and str(_pick(record, keys.status)) == "404":
             stats.not_found += 1
             continue
         counts[found] = counts.get(found, 0) + 1
@@ -207,13 +255,26 @@ def _jsonl(f: IO[str], stats: ReadStats, include_404: bool) -> Iterator[tuple[st
     yield from _flush(counts, stats)
 
 
-def _from_record(record: dict[str, Any]) -> tuple[str, str] | None:
+def _pick(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The first of ``keys`` (dotted for nested objects) that holds a plain value."""
+    for key in keys:
+        value: Any = record
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, dict | list):
+            return value
+    return None
+
+
+def _from_record(record: dict[str, Any], keys: JsonKeys) -> tuple[str, str] | None:
+    method, target = _pick(record, keys.method), _pick(record, keys.path)
     request = record.get("request")
-    if isinstance(request, str):
-        return _request_line(request)
-    method = str(record.get("method") or record.get("cs-method") or "").upper()
-    target = next((record[k] for k in _JSON_PATH_KEYS if isinstance(record.get(k), str)), None)
-    if method not in _METHODS or target is None:
+    if method is None and target is None and isinstance(request, str):
+        return _request_line(request)  # nginx's "$request": "GET /x HTTP/1.1"
+    if not isinstance(method, str) or not isinstance(target, str):
+        return None
+    method = method.upper()
+    if method not in _METHODS:
         return None
     return _request_line(f"{method} {target}")
 

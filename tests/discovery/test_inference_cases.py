@@ -4,6 +4,7 @@ dozen org slugs (fewer than the fanout), hashes in file names, scanners' probes 
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import string
@@ -148,3 +149,41 @@ def test_a_byte_order_mark_and_windows_line_ends_are_read(tmp_path: Path) -> Non
         assert [(r.methods, _shape(r.path), r.count) for r in found.routes] == [
             (("DELETE", "GET"), "/orgs/{}", 2)
         ]
+
+
+def test_json_lines_name_their_keys_nested_or_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caddy = tmp_path / "caddy.jsonl"  # Caddy nests the request
+    caddy.write_text(
+        '{"request": {"method": "GET", "uri": "/orgs/12?x=1"}, "status": 200}\n'
+        '{"request": {"method": "GET", "uri": "/.env"}, "status": 404}\n'
+    )
+    found = discover([caddy])
+    assert [(r.route, r.count) for r in found.routes] == [("GET /orgs/{org_id}", 1)]
+    assert found.files[str(caddy)].not_found == 1
+
+    own = tmp_path / "app.jsonl"
+    own.write_text(
+        '{"verb": "PUT", "target": "/orgs/12", "code": 200}\n'
+        '{"verb": "PUT", "target": "/orgs/13", "code": 404}\n'
+    )
+    assert main(["discover", str(own), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["routes"] == []  # no "method" or "path" there
+    args = ["--method-key", "verb", "--path-key", "target", "--status-key", "code", "--json"]
+    assert main(["discover", str(own), *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(r["route"], r["requests"]) for r in data["routes"]] == [("PUT /orgs/{org_id}", 1)]
+    assert data["files"][str(own)]["not_found"] == 1
+
+
+def test_reading_a_big_log_reports_its_progress(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    line = '10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET /health HTTP/1.1" 200 2 "-" "-"\n'
+    log.write_text(line * 200_000)
+    seen: list[tuple[Path, int, int]] = []
+    discover([log], progress=lambda path, done, size: seen.append((path, done, size)))
+    assert len(seen) >= 2
+    assert all(path == log and size == log.stat().st_size for path, _, size in seen)
+    assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+    assert 0 < seen[-1][1] <= log.stat().st_size
