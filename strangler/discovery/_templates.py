@@ -46,6 +46,7 @@ __all__ = ["DiscoveredRoute", "TemplateTree", "identifier_kind"]
 _HEX = frozenset("0123456789abcdefABCDEF")
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _PARAM = "\0"  # the key of a node's parameter child (never a literal: paths carry no NUL)
+_DOCUMENTED = "documented"  # in a node's kinds: a document's operation names this word
 
 
 def identifier_kind(segment: str) -> str | None:
@@ -136,6 +137,8 @@ class TemplateTree:
                 return
             node = nxt
             node.total += count
+            if not count:  # an operation of a document (OpenAPI): its words are fixed ones
+                node.kinds.add(_DOCUMENTED)
         method = method.upper()
         node.methods[method] = node.methods.get(method, 0) + count
 
@@ -144,7 +147,9 @@ class TemplateTree:
             self.add(method, path, count)
 
     def _child(self, node: _Node, segment: str) -> _Node | None:
-        kind = identifier_kind(segment)
+        # an OpenAPI template's own parameter ("{uuid}", "{id}.json"): the parameter child,
+        # so its traffic and the document's operation are one route, not two of one shape
+        kind = _declared(segment) if "{" in segment else identifier_kind(segment)
         if kind is None:
             found = node.children.get(segment)
             if found is not None:
@@ -224,6 +229,18 @@ class TemplateTree:
                 self._merge(mine, child)
 
     def _settle(self, node: _Node) -> None:
+        param = node.children.get(_PARAM)
+        if param is not None and any(k.startswith("declared:") for k in param.kinds):
+            # a document declares a parameter here: the words only traffic shows are its
+            # values (/orgs/acme beside /orgs/{slug}), the ones it names stay (/orgs/export)
+            for key in [k for k, c in node.children.items() if _DOCUMENTED not in c.kinds]:
+                if key != _PARAM:
+                    self._merge(param, node.children.pop(key))
+        self._settle_siblings(node)
+        for child in list(node.children.values()):
+            self._settle(child)
+
+    def _settle_siblings(self, node: _Node) -> None:
         """Words that go on with the same fixed word are values of one parameter
         (``/orgs/acme/forms``, ``/orgs/hope/forms``), however few: when at least
         ``min_siblings`` literals sit here and half of them or more share what follows, those
@@ -248,8 +265,6 @@ class TemplateTree:
                     if word in child.children or child.total < keep:
                         del node.children[key]
                         self._merge(param, child)
-        for child in list(node.children.values()):
-            self._settle(child)
 
     def entries(self) -> list[DiscoveredRoute]:
         """Every endpoint seen, most requested first (methods of one path together)."""
@@ -300,7 +315,19 @@ def _singular(word: str) -> str:
     return word
 
 
+def _declared(segment: str) -> str:
+    """The kind that carries a template parameter's own name: ``declared:org_slug``."""
+    name = segment[segment.find("{") + 1 :].split("}", 1)[0].split(":", 1)[0]
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return "declared:" + (name if name[:1].isalpha() or name[:1] == "_" else f"p_{name}")
+
+
 def _param_name(previous: str | None, kinds: set[str], used: set[str]) -> str:
+    declared = sorted(k.removeprefix("declared:") for k in kinds if k.startswith("declared:"))
+    kinds = {k for k in kinds if not k.startswith("declared:") and k != _DOCUMENTED}
+    if declared and not kinds and declared[0] not in used and declared[0] != "p_":
+        return declared[0]  # only the document speaks for it: its own name
+    kinds = kinds or {"id"}
     base = _singular(previous) if previous else ""
     if kinds == {"slug"}:
         name = base or "slug"

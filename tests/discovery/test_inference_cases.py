@@ -187,3 +187,33 @@ def test_reading_a_big_log_reports_its_progress(tmp_path: Path) -> None:
     assert all(path == log and size == log.stat().st_size for path, _, size in seen)
     assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
     assert 0 < seen[-1][1] <= log.stat().st_size
+
+
+def test_an_openapi_document_and_its_traffic_give_one_route_per_endpoint(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = discover([files["openapi.yaml"], files["access.log"]])
+    got = {_shape(r.path): (r.methods, r.count) for r in found.routes}
+    assert got == _expected()  # one entry per shape: the document's and the traffic's merged
+    names = {r.route for r in found.routes}
+    assert "GET /orgs/{slug}" in names  # only the document names it: its own name
+    # the document's words stay, the words only traffic shows are values of its parameter
+    doc = tmp_path / "openapi.json"
+    paths = {"/orgs/{slug}": {"get": {}}, "/orgs/export": {"get": {}}}
+    doc.write_text(json.dumps({"openapi": "3.0.3", "paths": paths}))
+    log = tmp_path / "few.log"
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET /orgs/{slug} HTTP/1.1" 200 5\n'
+            for slug in ("acme", "hope", "export", "export")
+        )
+    )
+    both = {r.route: r.count for r in discover([doc, log]).routes}
+    assert both == {"GET /orgs/{slug}": 2, "GET /orgs/export": 2}
+
+    assert main(["discover", str(files["openapi.yaml"]), str(files["access.log"])]) == 0
+    config = tmp_path / "strangler.yaml"
+    config.write_text(
+        "legacy: http://127.0.0.1:9\nnew: http://127.0.0.1:9\n" + capsys.readouterr().out
+    )
+    assert main(["check", "-c", str(config)]) == 0, capsys.readouterr().err
