@@ -108,6 +108,9 @@ def test_dashboard_shows_the_proxy_routes_and_flips_reach_it(
     assert rows.nth(0).locator("td").nth(1).inner_text().startswith("canary 100%")
     assert rows.nth(1).locator("td").nth(1).inner_text() == "shadow"
     page.wait_for_selector("#progress-chart .main-svg")  # plotly drew the chart, offline
+    shots = Path(os.environ.get("STRANGLER_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     assert violations == []
 
     row = page.locator(f'tr[data-route="{ITEMS}"]')
