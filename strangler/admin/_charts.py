@@ -64,7 +64,11 @@ def progress_figure(
                 x=times,
                 y=[c.get(mode, 0) for _, c in history],
                 name=f"routes in {mode}",
-                mode="lines",
+                # a young migration (no flip yet) has one point: markers make it visible
+                # (only for modes that hold routes: an empty one would sit on the stack)
+                mode="lines+markers"
+                if len(times) < 3 and any(c.get(mode) for _, c in history)
+                else "lines",
                 line={"shape": "hv", "width": 0.5, "color": _COLOURS[mode]},
                 stackgroup="modes",
             )
