@@ -217,7 +217,7 @@ def build_scenario(
 def _settings(
     config: Config, users: int | None, spawn_rate: float | None, duration: str | None
 ) -> LoadSettings:
-    from strangler.config import parse_duration
+    from strangler.config import duration_option
 
     update: dict[str, object] = {}
     if users is not None:
@@ -229,10 +229,7 @@ def _settings(
             raise ConfigError("--spawn-rate", spawn_rate, "a positive number of users per second")
         update["spawn_rate"] = spawn_rate
     if duration is not None:
-        try:
-            seconds = parse_duration(duration)
-        except ValueError as exc:
-            raise ConfigError("--duration", duration, str(exc)) from None
+        seconds = duration_option("--duration", duration)
         if seconds <= 0:
             raise ConfigError("--duration", duration, "a positive duration")
         update["duration"] = seconds

@@ -48,12 +48,9 @@ def _done(report: RecordReport) -> int:
 def _duration(value: str | None, option: str) -> float | None:
     if value is None:
         return None
-    from strangler.config import parse_duration
+    from strangler.config import duration_option
 
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(option, value, str(exc)) from None
+    return duration_option(option, value)
 
 
 def _listen_address(value: str) -> tuple[str, int]:

@@ -142,14 +142,10 @@ def surface(
 
     from rich.table import Table
 
-    from strangler._errors import ConfigError
-    from strangler.config import load_config, parse_duration
+    from strangler.config import duration_option, load_config
     from strangler.control import legacy_surface, open_store
 
-    try:
-        idle_for = timedelta(seconds=parse_duration(idle))
-    except ValueError as exc:
-        raise ConfigError("--idle", idle, str(exc)) from None
+    idle_for = timedelta(seconds=duration_option("--idle", idle))
     cfg = load_config(config)
     store = open_store(cfg)
     try:

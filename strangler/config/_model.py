@@ -59,6 +59,7 @@ __all__ = [
     "Timeouts",
     "canonical_route",
     "config_schema",
+    "duration_option",
     "load_config",
     "parse_config",
     "parse_duration",
@@ -545,6 +546,15 @@ class Config(Frozen):
 
     def route_shadow(self, route: RouteConfig) -> ShadowSettings:
         return route.shadow or self.shadow
+
+
+def duration_option(option: str, text: str) -> float:
+    """:func:`parse_duration` for a command-line option: a bad value is a ConfigError naming
+    the option (``--since``, ``--duration``...), never a traceback."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(option, text, str(exc)) from None
 
 
 def _shape(path: str) -> str:

@@ -26,7 +26,7 @@ from shadow.noise import (
 from shadow.rules import CompiledRules, Rules, route_rules
 from shadow.signatures import reclassify
 from strangler._errors import ConfigError
-from strangler.config import Config, parse_duration
+from strangler.config import Config, duration_option
 from strangler.store import Store
 from strangler.store.shadow import (
     SEVERITY_RANK,
@@ -54,10 +54,7 @@ def parse_since(text: str) -> timedelta:
     >>> parse_since("1h30m")
     datetime.timedelta(seconds=5400)
     """
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise ConfigError("--since", text, str(exc)) from None
+    seconds = duration_option("--since", text)
     if seconds <= 0:
         raise ConfigError("--since", text, "a duration longer than 0, e.g. 30m, 1h or 2d")
     return timedelta(seconds=seconds)
