@@ -268,7 +268,7 @@ class Proxy:
         if learn is not None and domain is not None:
             domain.learn(side, [], bytes(learn))
         elapsed = perf_counter() - t0
-        self.metrics.request(route.key, route.mode, side, status, elapsed)
+        self.answered(route, method, scope["path"], side, status, elapsed)
         if sink is not None and decision.shadow is not None:
             answer = (status, headers, kept, elapsed)
             exchange = self._exchange(scope, route, key, fwd.headers, body, side, answer)
@@ -565,6 +565,14 @@ class Proxy:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
         self.metrics.request(route.key, route.mode, "proxy", status, 0.0)
+
+    def answered(
+        self, route: Route, method: str, path: str, side: str, status: int, seconds: float
+    ) -> None:
+        """Count one answer a backend gave (``path`` as routed). Every way of serving a
+        request (the ASGI path, the fast path of ``strangler serve``) calls this once per
+        answer relayed whole."""
+        self.metrics.request(route.key, route.mode, side, status, seconds)
 
     @staticmethod
     def _exchange(
