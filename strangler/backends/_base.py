@@ -6,11 +6,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from strangler._errors import UpstreamError
 from strangler._types import Scope
 from strangler.backends._websocket import WebSocketUpstream
 from strangler.config import Timeouts
 
-__all__ = ["Backend", "RawHeaders", "UpstreamRequest", "UpstreamResponse"]
+__all__ = [
+    "Backend",
+    "RawHeaders",
+    "RelayExchange",
+    "RelaySink",
+    "UpstreamRequest",
+    "UpstreamResponse",
+]
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -123,6 +131,39 @@ class UpstreamResponse:
             await self._close()
 
 
+class RelaySink(Protocol):
+    """What a relayed exchange tells of its progress (the proxy's fast path)."""
+
+    def wake(self) -> None:
+        """Something changed: the head, body bytes, the end, or an error arrived."""
+        ...
+
+
+class RelayExchange(Protocol):
+    """One exchange on a pooled connection, read by its :class:`RelaySink` as it goes.
+
+    ``error`` set: the exchange failed (``answered``: some byte of the answer had come).
+    ``headers_done``: ``status`` and ``headers`` are there; ``take_body()`` returns the
+    body bytes not taken yet; ``done`` with no bytes left: the answer is complete.
+    ``finish()`` ends it (the connection goes back to the pool only when it may).
+    """
+
+    status: int
+    headers: RawHeaders
+    headers_done: bool
+    done: bool
+    answered: bool
+    error: UpstreamError | None
+
+    def take_body(self) -> bytes: ...
+
+    def at_eof(self) -> bool: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     """Where requests go: a remote HTTP service or an in-process ASGI/WSGI app.
@@ -149,6 +190,14 @@ class Backend(Protocol):
         """The backend's side of the WebSocket session of ``scope`` (sent ``headers``),
         once it accepted; raises :class:`~strangler.UpstreamError`, a refusal as
         ``HandshakeRefused`` with the backend's status, headers and body."""
+        ...
+
+    def relay(
+        self, request: UpstreamRequest, sink: RelaySink, *, timeouts: Timeouts, route: str
+    ) -> RelayExchange | None:
+        """Start ``request`` (whole body) on a connection that is ready now, its progress
+        told to ``sink``; None when there is none (``send`` is the way then). In-process
+        apps have none."""
         ...
 
     async def aclose(self) -> None: ...

@@ -51,7 +51,7 @@ from strangler._errors import (
 )
 from strangler._tls import ssl_context
 from strangler._types import Scope
-from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._base import RawHeaders, RelaySink, UpstreamRequest, UpstreamResponse
 from strangler.backends._connect import connect_errors, tls_failed
 from strangler.backends._reuse import idle_limit, may_resend
 from strangler.backends._websocket import WebSocketUpstream, open_remote
@@ -110,6 +110,7 @@ class _Connection(asyncio.Protocol):
         self.read_timeout = 0.0
         self.deadline = 0.0
         self.last_io = 0.0
+        self.relay: RelaySink | None = None  # told of every change instead of a waiter
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -225,6 +226,10 @@ class _Connection(asyncio.Protocol):
     # -- the exchange ----------------------------------------------------------------------
 
     def _wake(self) -> None:
+        relay = self.relay
+        if relay is not None:
+            relay.wake()
+            return
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -320,17 +325,23 @@ class _Connection(asyncio.Protocol):
     def __aiter__(self) -> _Connection:
         return self
 
+    def take_body(self) -> bytes:
+        """The body bytes that arrived and were not taken yet (b"" when none)."""
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return chunk
+
     async def __anext__(self) -> bytes:
         while True:
-            chunks = self.chunks
-            if chunks:
-                chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-                chunks.clear()
-                self.buffered = 0
-                if self.reading_paused and self.transport is not None:
-                    self.reading_paused = False
-                    self.transport.resume_reading()
-                return chunk
+            if self.chunks:
+                return self.take_body()
             if self.done:
                 raise StopAsyncIteration
             if self.error is not None:
@@ -342,7 +353,12 @@ class _Connection(asyncio.Protocol):
 
     async def release(self) -> None:
         """End the exchange: back to the pool if the answer was read whole, else drop."""
+        self.finish()
+
+    def finish(self) -> None:
+        """``release`` for a relayed exchange (nothing to wait for)."""
         self.active = False
+        self.relay = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -524,6 +540,35 @@ class HTTPBackend:
             self._wake_one()
 
     # -- one request -----------------------------------------------------------------------
+
+    def relay(
+        self, request: UpstreamRequest, sink: RelaySink, *, timeouts: Timeouts, route: str
+    ) -> _Connection | None:
+        """Send ``request`` (its body whole, as bytes) on an idle pooled connection and tell
+        ``sink`` of every change of the exchange; None when no idle connection is ready
+        (the caller uses ``send``, which may open one). The caller ends the exchange with
+        the connection's ``finish``."""
+        idle = self._idle
+        if not idle:
+            return None
+        now = self.loop.time()
+        conn = idle.pop()
+        while not conn.usable(now):
+            conn.abort()
+            self._open -= 1
+            if self._waiters:
+                self._wake_one()
+            if not idle:
+                return None
+            conn = idle.pop()
+        body = request.body
+        assert isinstance(body, bytes)
+        head = self._head(request, body)
+        conn.start(route, request.method == "HEAD", timeouts, now + timeouts.total)
+        conn.relay = sink
+        assert conn.transport is not None  # usable() checked it
+        conn.transport.write(head + body if body else head)
+        return conn
 
     def _head(self, request: UpstreamRequest, body: bytes | None) -> bytes:
         target = request.target.encode("latin-1")

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import ASGIApp, Message, Scope
-from strangler.backends._base import RawHeaders, UpstreamRequest, UpstreamResponse
+from strangler.backends._base import RawHeaders, RelaySink, UpstreamRequest, UpstreamResponse
 from strangler.backends._websocket import (
     InProcessWebSocket,
     WebSocketUnsupported,
@@ -127,6 +127,12 @@ class ASGIBackend:
 
         self._lifespan = asyncio.create_task(run())
         await started
+
+    def relay(
+        self, request: UpstreamRequest, sink: RelaySink, *, timeouts: Timeouts, route: str
+    ) -> None:
+        """No relay: an in-process app is called through ``send``."""
+        return None
 
     async def aclose(self) -> None:
         if self._lifespan is not None and self._shutdown is not None:

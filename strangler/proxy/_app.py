@@ -32,6 +32,7 @@ from strangler.config import SAFE_METHODS, Config, Timeouts
 from strangler.lifecycle import Lifecycle
 from strangler.metrics import ProxyMetrics
 from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
+from strangler.proxy._fast import HANDOFF, FastPath
 from strangler.proxy._headers import ForwardedRequest, HeaderPolicy
 from strangler.proxy._paths import BadPath, PathPolicy, match_path, normalise_path
 from strangler.proxy._server import ProxyHTTPProtocol
@@ -128,6 +129,8 @@ class Proxy:
         self._closed = False
         self._lock: asyncio.Lock | None = None
         self._rand = random.random
+        # What `strangler serve` relays without ASGI (None: every request runs the app).
+        self.fast_path = FastPath(self) if config.proxy.fast_path else None
 
     # -- the table -------------------------------------------------------------------------
 
@@ -217,7 +220,8 @@ class Proxy:
         route, fwd, key, forced = self._route(scope, method, scope.get("scheme", "http"))
         domain = self.auth.domain_for(route.key) if self.auth is not None else None
         if domain is None:
-            decision = forced or decide(route, key, self._rand)
+            # The fast path may have decided already, and handed the request over.
+            decision = scope.get(HANDOFF) or forced or decide(route, key, self._rand)
             upstream_headers, cohort = fwd.headers, None
         else:
             placed = await self._place(domain, route, scope, fwd.headers, key, forced, send)

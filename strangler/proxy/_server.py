@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from strangler.proxy._fast import FastPath
+
 __all__ = ["ProxyHTTPProtocol"]
 
 
@@ -57,8 +59,31 @@ class _HeadHolder:
 
 
 class ProxyHTTPProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing short answers in one piece (``http=`` setting)."""
+    """uvicorn's httptools protocol writing short answers in one piece (``http=`` setting),
+    with the proxy's fast path (:mod:`strangler.proxy._fast`) taking the requests it can
+    before uvicorn starts the ASGI app for them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.relay: Any = None  # the request the fast path is relaying on this connection
+        self._fast: FastPath | None = getattr(self.app, "fast_path", None)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         held: Any = _HeadHolder(transport, self.loop)
         super().connection_made(held)
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        fast = self._fast
+        if fast is not None and app is self.app and fast.take(self, cycle):
+            return
+        super()._start_asgi_task(cycle, app)
+
+    def start_asgi(self, cycle: Any) -> None:
+        """Run the ASGI app on ``cycle`` (a request the fast path handed back)."""
+        super()._start_asgi_task(cycle, self.app)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        relay = self.relay
+        if relay is not None:
+            relay.wake()

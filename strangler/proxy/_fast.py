@@ -1,0 +1,322 @@
+"""The fast path of ``strangler serve``: passthrough requests relayed at the protocol level.
+
+uvicorn parses each request and builds its request cycle as usual. When the cycle is about
+to start the ASGI app, :class:`FastPath` may take it instead: a request whose route sends it
+to one side, with no shadow call, no auth bridge and a small body of known length. Once
+the request is complete, its head and body go out in one write on an idle pooled
+connection, and the answer comes back through the connection's parser callbacks: the head
+framed exactly as uvicorn frames what the ASGI path sends (same status line, headers,
+``connection: close`` and chunking rules), the body relayed as it arrives, with no task,
+no ASGI message and no per-chunk coroutine.
+
+Anything else runs the ASGI app, unchanged: no idle connection ready, a connection that
+turns out closed before answering (the ASGI path opens a fresh one), a failure that allows
+a replay on legacy, a canary answer from new that falls back. The decision already made
+travels with the request, so a canary request is never drawn twice. Errors the client must
+see are answered by the ASGI path's own code, through uvicorn. Measured in
+docs/architecture.md ("The fast path").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE, STATUS_LINE
+
+from strangler._errors import UpstreamError, UpstreamTimeout
+from strangler._types import Scope
+from strangler.backends import UpstreamRequest
+from strangler.backends._base import RelayExchange
+from strangler.backends._reuse import may_resend
+from strangler.config import SAFE_METHODS
+from strangler.routing import Decision, Route, decide
+
+if TYPE_CHECKING:
+    from strangler.proxy._app import Proxy
+    from strangler.proxy._headers import ForwardedRequest
+
+__all__ = ["HANDOFF", "MAX_FAST_BODY", "FastPath"]
+
+log = logging.getLogger("strangler.proxy")
+
+HANDOFF = "strangler.decision"  # scope key: the decision the fast path made, for the ASGI path
+MAX_FAST_BODY = 64 * 1024  # larger bodies stream through the ASGI path (uvicorn's buffer)
+_NO_BODY = (204, 304)
+_LEGACY = Decision("legacy")
+
+
+class FastPath:
+    """Relays the requests it can take for one :class:`~strangler.proxy.Proxy`.
+
+    ``relayed`` counts the requests answered here (the others ran the ASGI app).
+    """
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.relayed = 0
+
+    def take(self, protocol: Any, cycle: Any) -> bool:
+        """Serve uvicorn's request ``cycle`` on ``protocol`` without ASGI; False when the
+        caller must start the ASGI app as usual."""
+        proxy = self.proxy
+        scope = cycle.scope
+        if (
+            not proxy._started
+            or cycle.waiting_for_100_continue
+            or scope["http_version"] != "1.1"
+            or HANDOFF in scope
+        ):
+            return False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > MAX_FAST_BODY:
+                    return False
+            elif name == b"transfer-encoding":
+                return False
+        normal = proxy._normalised(scope)
+        if normal is None:
+            return False  # the ASGI path answers the 400
+        method: str = scope["method"]
+        route, fwd, key, forced = proxy._route(normal, method, scope["scheme"])
+        if proxy.auth is not None and proxy.auth.domain_for(route.key) is not None:
+            return False
+        decision = forced or decide(route, key, proxy._rand)
+        if decision.shadow is not None:
+            scope[HANDOFF] = decision  # drawn once: the ASGI path shadows this one
+            return False
+        relay = _Relay(self, protocol, cycle, normal, route, fwd, decision)
+        protocol.relay = relay
+        cycle.message_event = relay  # uvicorn sets it on body bytes, the end, a disconnect
+        relay.set()
+        return True
+
+
+class _Relay:
+    """One request on the fast path, from the complete request to the answer's end."""
+
+    __slots__ = (
+        "chunked",
+        "conn",
+        "cycle",
+        "decision",
+        "fast",
+        "fwd",
+        "method",
+        "path",
+        "protocol",
+        "request",
+        "route",
+        "side",
+        "started",
+        "t0",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        fast: FastPath,
+        protocol: Any,
+        cycle: Any,
+        scope: Scope,
+        route: Route,
+        fwd: ForwardedRequest,
+        decision: Decision,
+    ) -> None:
+        self.t0 = perf_counter()
+        self.fast = fast
+        self.protocol = protocol
+        self.cycle = cycle
+        self.transport = cycle.transport
+        self.route = route
+        self.fwd = fwd
+        self.decision = decision
+        self.side = decision.primary
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        target = (raw + b"?" + query if query else raw).decode("latin-1")
+        self.request = UpstreamRequest(
+            self.method, target, fwd.headers, b"", scope["scheme"], scope.get("client")
+        )
+        self.conn: RelayExchange | None = None
+        self.started = False
+        self.chunked = False
+
+    # -- uvicorn's side: the cycle's message event -------------------------------------------
+
+    def set(self) -> None:
+        """Body bytes arrived, the request ended, or the client left."""
+        cycle = self.cycle
+        if cycle.disconnected:
+            self._client_gone()
+        elif self.conn is None and not cycle.more_body:
+            self._send()
+
+    def is_set(self) -> bool:
+        return False
+
+    # -- the upstream exchange -------------------------------------------------------------
+
+    def _send(self) -> None:
+        proxy = self.fast.proxy
+        cycle = self.cycle
+        self.request.body = bytes(cycle.body)
+        route = self.route
+        timeouts = route.timeouts or proxy._timeouts[self.side]
+        backend = proxy.backends[self.side]
+        conn = backend.relay(self.request, self, timeouts=timeouts, route=route.key)
+        if conn is None:
+            self._hand_off(self.decision)  # no idle connection: the ASGI path opens one
+            return
+        self.conn = conn
+
+    def wake(self) -> None:
+        """The exchange moved on: relay what came, or deal with its end or failure."""
+        conn = self.conn
+        if conn is None:
+            return
+        if not self.started:
+            if not conn.headers_done:
+                if conn.error is not None:
+                    self._failed_early(conn, conn.error)
+                return
+            if (
+                self.decision.fallback
+                and conn.status >= 500
+                and self.side == "new"
+                and self.method in SAFE_METHODS
+            ):
+                conn.abort()
+                conn.finish()
+                self.fast.proxy.metrics.fallback(self.route.key, "status_5xx")
+                self._hand_off(_LEGACY)
+                return
+            if not self._head(conn):
+                return
+        if conn.error is not None:
+            self._cut(conn, conn.error)
+            return
+        if self.protocol.flow.write_paused:
+            return  # the client reads slowly: resume_writing wakes us again
+        data = conn.take_body()
+        if data and self.method != "HEAD":
+            if self.chunked:
+                self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+            else:
+                self.transport.write(data)
+        if conn.done and conn.at_eof():
+            self._end(conn)
+
+    def _head(self, conn: RelayExchange) -> bool:
+        """Write the answer's head as uvicorn writes an ASGI app's ``http.response.start``."""
+        self.started = True
+        proxy = self.fast.proxy
+        status = conn.status
+        headers = proxy.policy.response(conn.headers, self.fwd)
+        content = [STATUS_LINE[status]]
+        length = False
+        for name, value in headers:
+            if HEADER_VALUE_RE.search(value):
+                # uvicorn refuses to send it: the ASGI path ends the connection, no answer.
+                log.error("invalid header value from %s: %r", self.side, name)
+                conn.abort()
+                conn.finish()
+                self._drop()
+                return False
+            if name == b"content-length":
+                length = True
+            content += (name, b": ", value, b"\r\n")
+        if not self.cycle.keep_alive:
+            content.append(b"connection: close\r\n")
+        if not length and self.method != "HEAD" and status not in _NO_BODY:
+            self.chunked = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        self.transport.write(b"".join(content))
+        return True
+
+    def _end(self, conn: RelayExchange) -> None:
+        if self.chunked:
+            self.transport.write(b"0\r\n\r\n")
+        conn.finish()
+        fast = self.fast
+        fast.relayed += 1
+        elapsed = perf_counter() - self.t0
+        fast.proxy.answered(self.route, self.method, self.path, self.side, conn.status, elapsed)
+        cycle = self.cycle
+        cycle.response_complete = True
+        self.protocol.relay = None
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
+
+    # -- when it goes wrong ----------------------------------------------------------------
+
+    def _failed_early(self, conn: RelayExchange, err: UpstreamError) -> None:
+        """No byte of the answer reached the client: hand over to the ASGI path when it may
+        try again (a fresh connection, or legacy), else answer the error as it would."""
+        conn.finish()
+        proxy = self.fast.proxy
+        request = self.request
+        stale = not conn.answered and not isinstance(err, UpstreamTimeout)
+        if stale and may_resend(request.method, request.headers, whole_body=True):
+            self._hand_off(self.decision)
+            return
+        route = self.route
+        proxy.metrics.upstream_error(route.key, err.backend, err.kind)
+        replay = not err.request_sent or (
+            request.method in SAFE_METHODS and not isinstance(err, UpstreamTimeout)
+        )
+        if self.decision.fallback and replay:
+            proxy.metrics.fallback(route.key, err.kind)
+            self._hand_off(_LEGACY)
+            return
+        log.warning("%s", err)
+        payload = {"error": err.kind, "backend": err.backend, "route": route.key}
+        if err.detail_in_answer:
+            payload["detail"] = err.detail
+        self._detach()
+        reply = proxy._reply(self.cycle.send, route, err.status_code, payload, method=self.method)
+        self._spawn(reply)
+
+    def _cut(self, conn: RelayExchange, err: UpstreamError) -> None:
+        """The answer broke after its head left: the client sees a cut body."""
+        log.warning("%s", err)
+        self.fast.proxy.metrics.upstream_error(self.route.key, err.backend, err.kind)
+        conn.finish()
+        self._drop()
+
+    def _client_gone(self) -> None:
+        conn = self.conn
+        if conn is not None:
+            conn.abort()  # the backend's connection is dropped, as on the ASGI path
+            conn.finish()
+        self.protocol.relay = None
+
+    def _drop(self) -> None:
+        self.protocol.relay = None
+        self.transport.close()
+
+    def _detach(self) -> None:
+        """Give the cycle back to uvicorn: a real event, set (the request is complete)."""
+        self.protocol.relay = None
+        cycle = self.cycle
+        event = asyncio.Event()
+        event.set()
+        cycle.message_event = event
+
+    def _hand_off(self, decision: Decision) -> None:
+        """Run the ASGI app on this request, with ``decision`` already made."""
+        self._detach()
+        self.cycle.scope[HANDOFF] = decision
+        self.protocol.start_asgi(self.cycle)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        tasks = self.protocol.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
