@@ -25,7 +25,7 @@ _NEXT_STEP = {
     "new": "retire legacy's endpoint once it stays quiet",
     "retired": "done",
 }
-_DECLARE_LIVE = "declare it and shadow it (the proxy discovered it in its catch-all traffic)"
+_DECLARE_LIVE = "declare it and shadow it (seen in the catch-all's traffic)"
 _DECLARE_LOGGED = "declare it (strangler discover prints the entry), then shadow it"
 _REST = "undeclared traffic: run strangler discover on the access logs"
 _REST_LIVE = "the catch-all's other traffic: 404s, and what came before live discovery"
