@@ -28,7 +28,7 @@ _NEXT_STEP = {
 _DECLARE_LIVE = "declare it and shadow it (seen in the catch-all's traffic)"
 _DECLARE_LOGGED = "declare it (strangler discover prints the entry), then shadow it"
 _REST = "undeclared traffic: run strangler discover on the access logs"
-_REST_LIVE = "the catch-all's other traffic: 404s, and what came before live discovery"
+_REST_LIVE = "the catch-all's other traffic: 404s, endpoints declared since, older traffic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,7 @@ class _Endpoint:
 @dataclass(frozen=True, slots=True)
 class _Live:
     """What the proxies discovered in the catch-all's traffic: the endpoints no route
-    declares, and how much of the catch-all's traffic they (and since-declared ones) carry."""
+    declares, and how much of the catch-all's traffic they carry."""
 
     endpoints: tuple[_Endpoint, ...]
     placed_day: int
@@ -179,11 +179,9 @@ def _live_endpoints(config: Config, store: Store, now: datetime) -> _Live:
         )
     found = list(by_path.values())
     declared = declared_by([e.as_route() for e in found], config)  # declared since then
-    return _Live(
-        tuple(e for e in found if e.as_route().route not in declared),
-        sum(e.day for e in found),
-        sum(e.week for e in found),
-    )
+    # those stay in the catch-all's rest: it served them, and the totals stay whole
+    undeclared = tuple(e for e in found if e.as_route().route not in declared)
+    return _Live(undeclared, sum(e.day for e in undeclared), sum(e.week for e in undeclared))
 
 
 def _undeclared(live: _Live, in_logs: Sequence[DiscoveredRoute]) -> list[SurfaceEntry]:
@@ -210,8 +208,8 @@ def _undeclared(live: _Live, in_logs: Sequence[DiscoveredRoute]) -> list[Surface
 
 
 def _catch_all_rest(catch_all: tuple[int, int, datetime] | None, live: _Live) -> list[SurfaceEntry]:
-    """The catch-all's traffic no discovered endpoint accounts for (404s, what came before
-    live discovery or past its bound), when there is any."""
+    """The catch-all's traffic no undeclared endpoint accounts for (404s, endpoints declared
+    since, what came before live discovery or past its bound), when there is any."""
     day, week, last = catch_all or (0, 0, None)
     day, week = max(0, day - live.placed_day), max(0, week - live.placed_week)
     if not week:
