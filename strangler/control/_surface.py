@@ -11,7 +11,7 @@ from typing import Any
 from strangler._modes import CATCH_ALL
 from strangler.config import Config
 from strangler.control._overview import routes_overview
-from strangler.discovery import OTHER, DiscoveredRoute, declared_by
+from strangler.discovery import OTHER, DiscoveredRoute, declared_by, regroup
 from strangler.store import Store
 from strangler.store.discovered import discovered_activity
 from strangler.store.traffic import route_activity
@@ -169,10 +169,13 @@ class _Live:
 
 def _live_endpoints(config: Config, store: Store, now: datetime) -> _Live:
     rows = discovered_activity(store, now - timedelta(days=7), now - timedelta(days=1))
+    # the bounded trees could not place OTHER's requests: they stay in the catch-all's rest
+    rows = {key: value for key, value in rows.items() if key[1] != OTHER}
+    # the templates of every process (every worker) inferred together
+    merged = regroup({key: week for key, (_, week, _) in rows.items()})
     by_path: dict[str, _Endpoint] = {}
-    for (method, template), (day, week, last) in rows.items():
-        if template == OTHER:  # the bounded tree could not place them: the catch-all's rest
-            continue
+    for (method, stored), (day, week, last) in rows.items():
+        template = merged[(method, stored)]
         e = by_path.get(template) or _Endpoint(frozenset(), template, 0, 0, last)
         by_path[template] = _Endpoint(
             e.methods | {method}, template, e.day + day, e.week + week, max(e.last, last)

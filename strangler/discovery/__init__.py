@@ -13,7 +13,7 @@ The proxy learns the same templates from the requests its catch-all answers
 from __future__ import annotations
 
 from strangler.discovery._discover import Discovery, declared_by, discover, routes_yaml
-from strangler.discovery._live import OTHER, CatchAllSample, Fold, LiveTemplates
+from strangler.discovery._live import OTHER, CatchAllSample, Fold, LiveTemplates, regroup
 from strangler.discovery._sources import (
     FORMATS,
     JsonKeys,
@@ -41,5 +41,6 @@ __all__ = [
     "discover",
     "identifier_kind",
     "read_requests",
+    "regroup",
     "routes_yaml",
 ]

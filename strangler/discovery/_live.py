@@ -29,12 +29,12 @@ recorder can move their counts and the store keeps no such word once it is known
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strangler.discovery._templates import DiscoveredRoute, TemplateTree
 
-__all__ = ["OTHER", "CatchAllSample", "Fold", "LiveTemplates"]
+__all__ = ["OTHER", "CatchAllSample", "Fold", "LiveTemplates", "regroup"]
 
 OTHER = "*"
 """The template of requests the tree could not place (it was full): counted, not named."""
@@ -105,6 +105,38 @@ class LiveTemplates:
                 renames[(method, old)] = new
         self._known = current
         return Fold(_scaled(counts, dropped), renames)
+
+
+def regroup(counts: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], str]:
+    """The template each stored ``(method, template)`` falls under when the templates of
+    every process are inferred together: a word one worker kept (it saw few values there)
+    joins the parameter the others made, or that the words of all of them make. A word that
+    is a heavy hitter where it stands (5 % of the requests through its position, and 10) is
+    read as a fixed one, as a process's tree keeps it.
+
+    >>> slugs = [f"{a}-{b}-news" for a in "abcdefghij" for b in "klmnopqrst"]
+    >>> worker_1 = {("GET", f"/articles/{slug}"): 1 for slug in slugs[:60]}  # 60: words
+    >>> worker_2 = {("GET", "/articles/{article}"): 80}  # it saw more of them
+    >>> sorted(set(regroup(worker_1 | worker_2 | {("GET", "/articles/export"): 50}).values()))
+    ['/articles/export', '/articles/{article}']
+    """
+    shapes = {key: tuple("{}" if s[:1] == "{" else s for s in _segments(key[1])) for key in counts}
+    through: dict[tuple[str, ...], int] = {}  # requests through each position, by shape
+    for key, n in counts.items():
+        for i in range(len(shapes[key]) + 1):
+            through[shapes[key][:i]] = through.get(shapes[key][:i], 0) + n
+    tree = TemplateTree()
+    # busiest first: a heavy hitter is a word before its position turns into a parameter
+    for (method, template), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        parts = shapes[(method, template)]
+        if all(
+            word == "{}" or through[parts[: i + 1]] >= max(10, through[parts[:i]] // 20)
+            for i, word in enumerate(parts)
+        ):
+            tree.add(method, template, 0)  # its words are fixed ones
+        tree.add(method, template, n)
+    index = _Index(tree.entries())
+    return {key: index.find(key[1]) or key[1] for key in counts}
 
 
 def _scaled(counts: dict[tuple[str, str], int], dropped: int) -> dict[tuple[str, str], int]:

@@ -9,6 +9,7 @@ import json
 import random
 import re
 import signal
+import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -81,9 +82,15 @@ def _traffic(rng: random.Random) -> tuple[list[tuple[str, str]], dict[str, int]]
     return requests, {route: len(sent) for route, sent in plan.items()}
 
 
-def _send(url: str, requests: list[tuple[str, str]], threads: int = 4) -> None:
+def _send(
+    url: str, requests: list[tuple[str, str]], threads: int = 4, *, fresh: bool = False
+) -> None:
+    """Send ``requests`` from ``threads`` clients (``fresh``: a new connection each, so the
+    kernel spreads them over the workers); every one must answer 200."""
+    limits = httpx.Limits(max_keepalive_connections=0 if fresh else 20)
+
     def client(part: list[tuple[str, str]]) -> None:
-        with httpx.Client(timeout=30) as c:
+        with httpx.Client(timeout=30, limits=limits) as c:
             for method, path in part:
                 assert c.request(method, url + path).status_code == 200, path
 
@@ -148,6 +155,37 @@ def test_the_surface_lists_the_endpoints_the_proxy_discovered(
     for word in [*ORGS, *ARTICLES, *(p.rsplit("/", 1)[1] for _, p in requests if "invoices" in p)]:
         assert word.encode() not in stored, f"{word} reached the store"
         assert word not in logged, f"{word} reached the proxy's log"
+
+
+@pytest.mark.slow
+def test_two_workers_each_record_their_own_and_the_surface_sums_them(
+    serve: Callable[..., LiveServer],
+    start_proxy: Callable[..., ProxyProcess],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    legacy = serve(legacy_app)
+    db = tmp_path / "store.db"
+    config = _config(tmp_path / "strangler.yaml", legacy.url, f"sqlite:///{db}")
+    runs = tmp_path / "tmp"
+    runs.mkdir()
+    monkeypatch.setenv("TMPDIR", str(runs))  # the child's run dir
+    proxy = start_proxy(config, "--workers", "2")
+    wait_ready(proxy, deadline=120)
+    requests, expected = _traffic(random.Random(2))
+    _send(proxy.url, requests, threads=8, fresh=True)  # a new connection each: both workers
+    proxy.process.send_signal(signal.SIGTERM)  # each worker writes what it holds
+    proxy.process.wait(timeout=90)
+
+    with sqlite3.connect(db) as conn:
+        instances = conn.execute("SELECT COUNT(DISTINCT instance) FROM discovered_minutes")
+        assert instances.fetchone()[0] == 2, proxy.output()
+    capsys.readouterr()
+    assert main(["surface", "-c", str(config), "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["entries"]
+    discovered = {e["route"]: e["served_week"] for e in entries if e["source"] == "live"}
+    assert discovered == {r: n for r, n in expected.items() if r != "GET /health"}
 
 
 def test_a_flood_of_random_paths_keeps_memory_bounded(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from strangler.discovery import OTHER, CatchAllSample, LiveTemplates
+from strangler.discovery import OTHER, CatchAllSample, LiveTemplates, regroup
 
 
 def test_the_sample_keeps_at_most_its_cap_and_counts_the_rest() -> None:
@@ -70,3 +70,32 @@ def test_a_flood_of_random_paths_keeps_the_tree_within_its_bound() -> None:
     assert fold.counts[("GET", "/orders/{order_id}")] == 50  # the real endpoint stays
     assert fold.counts.get(("GET", OTHER), 0) > 0  # the rest: counted, not named
     assert sum(fold.counts.values()) == 550
+
+
+def test_the_templates_of_several_workers_are_inferred_together() -> None:
+    """One worker saw 60 article slugs (too few to tell them from fixed words), the other
+    more: read together they are one endpoint; a heavy hitter stays a word; templates that
+    were right already stay as they are."""
+    slugs = [f"{a}-{b}-news" for a in "abcdefghij" for b in "klmnopqrst"]
+    stored = {("GET", f"/articles/{slug}"): 1 for slug in slugs[:60]}
+    stored |= {
+        ("GET", "/articles/{article}"): 80,
+        ("GET", "/articles/export"): 50,
+        ("GET", "/orders/{order_id}"): 300,
+        ("POST", "/orders"): 40,
+    }
+    merged = regroup(stored)
+    assert merged[("GET", f"/articles/{slugs[0]}")] == "/articles/{article}"
+    assert {merged[key] for key in stored} == {
+        "/articles/{article}",
+        "/articles/export",
+        "/orders/{order_id}",
+        "/orders",
+    }
+
+
+def test_two_workers_that_each_kept_their_slugs_as_words_make_one_parameter() -> None:
+    slugs = [f"{a}-{b}-news" for a in "abcdefghij" for b in "klmnopqrst"]
+    first = {("GET", f"/articles/{slug}"): 2 for slug in slugs[:55]}
+    second = {("GET", f"/articles/{slug}"): 2 for slug in slugs[45:]}
+    assert set(regroup(first | second).values()) == {"/articles/{article}"}
