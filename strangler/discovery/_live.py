@@ -89,6 +89,8 @@ class LiveTemplates:
     def fold(self, requests: Sequence[tuple[str, str]], dropped: int = 0) -> Fold:
         """Add ``requests`` to the tree; the requests each template served among them,
         scaled by ``dropped`` (requests counted but not kept, like the kept ones)."""
+        if not requests:  # a quiet interval: nothing learnt, nothing to rename
+            return Fold({})
         for method, path in requests:
             self.tree.add(method, path)
         routes = self.tree.entries()
