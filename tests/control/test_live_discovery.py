@@ -192,8 +192,9 @@ def test_a_flood_of_random_paths_keeps_memory_bounded(
     serve: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     """A real proxy with a small sample and tree: 1,500 distinct random paths around real
-    traffic; the sample never holds more than its cap, the tree never more nodes than its
-    bound, and the real endpoint keeps its (scaled) count."""
+    traffic from four clients; the sample never holds more than its cap, the tree never
+    more nodes than its bound, every request is counted (scaled) and the real endpoint
+    keeps its share."""
     legacy = serve(legacy_app)
     cfg = parse_config(
         {"legacy": legacy.url, "new": legacy.url, "store": f"sqlite:///{tmp_path / 's.db'}",
@@ -202,35 +203,42 @@ def test_a_flood_of_random_paths_keeps_memory_bounded(
     store = Store(cfg.store)
     store.ensure_schema()
     proxy = Proxy(cfg)
-    attached, components = cutover_components(proxy, cfg, store, traffic_interval=0.05)
+    attached, components = cutover_components(proxy, cfg, store, traffic_interval=0.5)
     recorder = attached.discovery
-    recorder.sample.cap = 40
-    recorder.templates.tree.max_nodes = 300
+    recorder.sample.cap = 30
+    recorder.templates.tree.max_nodes = 100
     life = Lifecycle(components)
     proxy.on_startup.append(life.start)
     proxy.on_shutdown.append(life.stop)
     server = start_server(proxy)
     since = datetime.now(UTC) - timedelta(minutes=1)
     rng = random.Random(3)
+    paths = [
+        f"/orders/{rng.randrange(10**6)}"
+        if i % 6 == 0  # else distinct random words, answered 200 by legacy
+        else f"/x{rng.randrange(16**8):08x}z/y{rng.randrange(16**8):08x}z"
+        for i in range(1_800)
+    ]
     seen: list[tuple[int, int]] = []
-    try:
-        with httpx.Client(timeout=30) as client:
-            for i in range(1_800):
-                if i % 6 == 0:
-                    path = f"/orders/{rng.randrange(10**6)}"
-                else:  # distinct random words, answered 200 by legacy
-                    path = f"/x{rng.randrange(16**8):08x}z/y{rng.randrange(16**8):08x}z"
-                assert client.get(server.url + path).status_code == 200
+
+    def client(part: list[str]) -> None:
+        with httpx.Client(timeout=30) as c:
+            for path in part:
+                assert c.get(server.url + path).status_code == 200
                 seen.append((len(recorder.sample.requests), recorder.templates.tree.nodes))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(client, [paths[i::4] for i in range(4)]))
     finally:
         server.stop()
         store.close()
-    assert max(s for s, _ in seen) <= 40
-    assert max(n for _, n in seen) <= 300
+    assert max(s for s, _ in seen) <= 30
+    assert max(n for _, n in seen) <= 100
     assert recorder.sampled_out > 0, "the flood was sampled"
     store = Store(cfg.store)
     found = discovered_activity(store, since, since)
     store.close()
-    assert found[("GET", "/orders/{order_id}")][1] >= 150
-    assert sum(week for _, week, _ in found.values()) == pytest.approx(1_800, abs=1)
+    assert sum(week for _, week, _ in found.values()) == 1_800
+    assert found[("GET", "/orders/{order_id}")][1] >= 100  # 300 sent, an estimate from samples
     assert ("GET", OTHER) in found
