@@ -4,8 +4,9 @@ In a temporary folder it seeds the legacy database, copies and verifies the data
 new one, starts legacy, new and the strangler proxy as real processes on free ports, sends
 realistic traffic (browsing, searching, ordering, paying), puts the read routes in shadow,
 shows the shadow report and each route's readiness, flips what is ready (canary, sticky by
-``X-User-Id``, then new), shows a refused flip with its reasons, runs a short load comparison
-and prints the migration's progress. Reports and logs stay in ``--out`` (``demo-out/``).
+``X-User-Id``, then new), shows a refused flip with its reasons, runs a short load comparison,
+prints the migration's progress and the legacy surface (the endpoints the config does not
+declare, discovered by the proxy in its catch-all traffic). Reports and logs stay in ``--out`` (``demo-out/``).
 
 It stops every process it started when it ends, fails or is interrupted (Ctrl-C);
 ``--keep-running`` leaves the stack up until Ctrl-C.
@@ -39,7 +40,14 @@ from examples.mappings import MAPPINGS
 from examples.new.models import create_schema
 from examples.seed import seed
 from examples.stack import ROOT, Stack, StackError, free_port
-from examples.traffic import Catalogue, TrafficSummary, load_catalogue, send_traffic
+from examples.traffic import (
+    UNDECLARED,
+    Catalogue,
+    TrafficSummary,
+    load_catalogue,
+    send_traffic,
+    send_undeclared,
+)
 from strangler.cli import output_console
 
 __all__ = ["main"]
@@ -99,6 +107,7 @@ class Demo:
         self.flips(readiness, catalogue)
         self.load_comparison()
         self.progress()
+        self.surface()
         self.dashboard()
 
     def seed_legacy(self) -> None:
@@ -184,6 +193,13 @@ class Demo:
                 f"{summary.payment_attempts} payment attempts (each retried with the same "
                 f"Idempotency-Key), {taken} payments in legacy's T_PAY"
             )
+            self.console.print(
+                "  and traffic to legacy endpoints the config does not declare (catch-all):"
+            )
+            undeclared = send_undeclared(self.urls["proxy"], catalogue, seed=1)
+            self._print_traffic(undeclared)
+            if undeclared.failed:
+                raise DemoFailed(f"{undeclared.failed} failed requests to undeclared endpoints")
 
     def catch_up(self) -> None:
         with self.narrator.step("Catch up what legacy wrote meanwhile (orders, payments)"):
@@ -331,6 +347,34 @@ class Demo:
         with self.narrator.step("Where the migration stands"):
             for name, extra in (("status", []), ("routes", []), ("history", ["--limit", "12"])):
                 self.strangler(name, *extra)
+
+    def surface(self) -> None:
+        with self.narrator.step("The legacy surface: endpoints nobody declared, discovered"):
+            found = self._wait_for_discovered()
+            self.strangler("surface")
+            if len(found) < len(UNDECLARED):
+                self.narrator.note(
+                    f"the proxy discovered {len(found)} of the {len(UNDECLARED)} undeclared "
+                    "endpoints within 30 s"
+                )
+            else:
+                self.narrator.ok(
+                    f"the proxy discovered {len(found)} endpoints nobody declared: "
+                    + ", ".join(found)
+                    + " (templates only, never a raw id)"
+                )
+
+    def _wait_for_discovered(self) -> list[str]:
+        """The proxy writes what it discovered every 10 s: read the surface until every
+        undeclared endpoint shows (30 s at most), so the step reports what it sent."""
+        deadline = time.monotonic() + 30
+        while True:
+            code, text = self.strangler("surface", "--json", quiet=True)
+            entries = json.loads(text)["entries"] if code == 0 else []
+            found = [e["route"] for e in entries if e["source"].startswith("live")]
+            if len(found) >= len(UNDECLARED) or time.monotonic() > deadline:
+                return found
+            time.sleep(1)
 
     def dashboard(self) -> None:
         with self.narrator.step("The dashboard"):

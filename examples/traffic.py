@@ -23,7 +23,14 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Catalogue", "TrafficSummary", "load_catalogue", "send_traffic"]
+__all__ = [
+    "UNDECLARED",
+    "Catalogue",
+    "TrafficSummary",
+    "load_catalogue",
+    "send_traffic",
+    "send_undeclared",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,40 @@ def send_traffic(
                 _count(summary, route, status)
         for i in range(purchases):
             _purchase(client, catalogue, rng, summary, user=f"u-{i}")
+    return summary
+
+
+#: Legacy's endpoints that examples/strangler.yaml does not declare (they fall to the
+#: catch-all), as a person would write them, and their weight in ``send_undeclared``.
+UNDECLARED = {
+    "GET /orgs/{slug}/stats": 3,
+    "GET /receipts/{id}": 2,
+    "GET /reports/daily/{day}": 1,
+}
+
+
+def send_undeclared(
+    base_url: str, catalogue: Catalogue, *, requests: int = 120, seed: int = 2
+) -> TrafficSummary:
+    """Send ``requests`` GETs to legacy's endpoints nobody declared (:data:`UNDECLARED`):
+    an organisation's statistics, a receipt by payment id, a daily report."""
+    rng = random.Random(seed)
+    paths = {
+        "GET /orgs/{slug}/stats": lambda: f"/orgs/{rng.choice(catalogue.orgs)}/stats",
+        "GET /receipts/{id}": lambda: f"/receipts/{int(rng.choice(catalogue.payments)[4:])}",
+        "GET /reports/daily/{day}": lambda: (
+            f"/reports/daily/2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        ),
+    }
+    routes = rng.choices(list(UNDECLARED), list(UNDECLARED.values()), k=requests)
+    summary = TrafficSummary()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for route in routes:
+            try:
+                status = client.get(paths[route](), headers={"X-User-Id": "u-0"}).status_code
+            except httpx.TransportError:
+                status = -1
+            _count(summary, route, status)
     return summary
 
 

@@ -72,6 +72,7 @@ def test_create_app_declares_the_whole_order_in_one_place(tmp_path: Path) -> Non
         "shadow recorder",
         "shadow runner",
         "traffic recorder",
+        "live discovery",
         "rollback monitor",
         "admin side",
     )

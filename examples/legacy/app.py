@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -341,7 +341,57 @@ def create_app(db_path: str | Path | None = None) -> Flask:
     def take_payment() -> Any:
         return _take_payment(db())
 
+    _legacy_only(app, db, find_org)
     return app
+
+
+def _legacy_only(
+    app: Flask, db: Callable[[], sqlite3.Connection], find_org: Callable[[str], Any]
+) -> None:
+    """Endpoints only legacy serves and nobody wrote in the strangler config: an org's
+    statistics page, receipts by the payment's internal id, a daily report. Live discovery
+    finds them in the catch-all's traffic."""
+
+    @app.get("/orgs/<slug>/stats")
+    def org_stats(slug: str) -> Any:
+        org = find_org(slug)
+        if org is None:
+            return _error(404, "not_found", f"no organisation {slug!r}")
+        orders, collected = (
+            db()
+            .execute(
+                "SELECT COUNT(*), SUM(CASE WHEN O.ORD_STS_CD = 'C' THEN CAST(O.ORD_AMT AS"
+                " INTEGER) ELSE 0 END) FROM T_ORD O JOIN T_FRM F ON F.FRM_ID = O.FRM_ID"
+                " WHERE F.ORG_ID = ? AND O.DEL_FLG = 'N'",
+                (org["ORG_ID"],),
+            )
+            .fetchone()
+        )
+        return jsonify(organisation=slug, orders=orders, collected=money(collected or 0))
+
+    @app.get("/receipts/<int:pay_id>")
+    def receipt(pay_id: int) -> Any:
+        row = db().execute(PAYMENT_SQL + " WHERE P.PAY_ID = ?", (pay_id,)).fetchone()
+        if row is None:
+            return _error(404, "not_found", f"no receipt {pay_id}")
+        return jsonify(**_payment_json(row), receipt_number=f"R{pay_id:08d}")
+
+    @app.get("/reports/daily/<day>")
+    def daily_report(day: str) -> Any:
+        try:
+            date = datetime.strptime(day, "%Y-%m-%d")
+        except ValueError:
+            return _error(400, "bad_request", f"a day is YYYY-MM-DD, got {day!r}")
+        local = date.strftime("%d/%m/%Y") + "%"  # legacy dates: 'DD/MM/YYYY HH:MM' text
+        count, total = (
+            db()
+            .execute(
+                "SELECT COUNT(*), SUM(CAST(PAY_AMT AS INTEGER)) FROM T_PAY WHERE PAY_DT LIKE ?",
+                (local,),
+            )
+            .fetchone()
+        )
+        return jsonify(day=day, payments=count, total=money(total or 0))
 
 
 def _take_payment(conn: sqlite3.Connection) -> Any:

@@ -92,8 +92,18 @@ def progress_figure(
     fig.update_layout(
         height=320,
         margin={"l": 40, "r": 40, "t": 10, "b": 30},
-        legend={"orientation": "h"},
+        legend={"orientation": "h", "y": -0.2},  # below the dates, not over them
         yaxis={"title": "routes", "rangemode": "tozero"},
-        yaxis2={"title": "% served by new", "overlaying": "y", "side": "right", "range": [0, 100]},
+        # plotly syncs an overlaying axis' ticks to the left one's grid (95, 79.2, ...)
+        # unless told otherwise: quarters of 100 %
+        yaxis2={
+            "title": "% served by new",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 100],
+            "tickmode": "linear",
+            "dtick": 25,
+            "showgrid": False,
+        },
     )
     return str(fig.to_json())

@@ -23,6 +23,7 @@ from typing import Any
 from strangler.admin._app import create_admin_app
 from strangler.admin.server import AdminServer
 from strangler.config import Config
+from strangler.discovery_recorder import DiscoveryRecorder
 from strangler.lifecycle import Component, Lifecycle
 from strangler.proxy import Proxy
 from strangler.rollback_monitor import RollbackMonitor
@@ -43,6 +44,7 @@ class Attached:
     admin: AdminServer
     monitor: RollbackMonitor
     traffic: TrafficRecorder
+    discovery: DiscoveryRecorder
     shared: WorkerMetrics | None = None
     leadership: Leadership | None = None
 
@@ -56,8 +58,9 @@ def cutover_components(
     traffic_interval: float = 10.0,
     run_dir: Path | None = None,
 ) -> tuple[Attached, list[Component]]:
-    """The admin side, the rollback monitor and the traffic recorder of ``proxy``, and
-    the order they start in (they stop in reverse).
+    """The admin side, the rollback monitor, the traffic recorder and the live discovery
+    of ``proxy`` (see :mod:`strangler.discovery_recorder`), and the order they start in
+    (they stop in reverse).
 
     ``on_flip`` (the live-state watcher's refresh) is awaited after a flip made by the
     admin API or the rollback monitor, so this process serves it at once; other
@@ -66,17 +69,23 @@ def cutover_components(
     With ``run_dir`` this process is one of several workers sharing that directory: the
     admin side and the monitor run on the leading worker only, on every worker's counters.
     The traffic recorder always reads this process's own counters (each worker adds its
-    own answers to its own rows; the sum would count the others' again).
+    own answers to its own rows; the sum would count the others' again), and so does the
+    live discovery (each worker its own catch-all's requests).
     """
     registry = proxy.metrics.registry
     traffic = TrafficRecorder(store, registry, interval=traffic_interval)
-    recorder = Component("traffic recorder", traffic.start, traffic.stop)
+    discovery = DiscoveryRecorder(store, interval=traffic_interval)
+    proxy.discovery = discovery.sample
+    recorders = [
+        Component("traffic recorder", traffic.start, traffic.stop),
+        Component("live discovery", discovery.start, discovery.stop),
+    ]
     if run_dir is None:
         monitor = RollbackMonitor(config, store, proxy, on_flip=on_flip)
         app = create_admin_app(config, store, registry=registry, on_flip=on_flip)
         admin = AdminServer(app, config.admin.host, config.admin.port)
-        return Attached(admin, monitor, traffic), [
-            recorder,
+        return Attached(admin, monitor, traffic, discovery), [
+            *recorders,
             Component("rollback monitor", monitor.start, monitor.stop),
             Component("admin side", admin.start, admin.stop),
         ]
@@ -88,9 +97,9 @@ def cutover_components(
     leadership = Leadership(
         run_dir, on_elected=[admin.start, monitor.start], on_resign=[monitor.stop, admin.stop]
     )
-    return Attached(admin, monitor, traffic, shared, leadership), [
+    return Attached(admin, monitor, traffic, discovery, shared, leadership), [
         Component("shared worker counters", shared.start, shared.stop),
-        recorder,
+        *recorders,
         Component("leadership (admin side, rollback monitor)", leadership.start, leadership.stop),
     ]
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -161,7 +161,7 @@ def surface(
         table.add_column(column, overflow="fold")
     for e in data["entries"]:
         table.add_row(
-            e["route"] + ("" if e["declared"] else "  (undeclared)"),
+            e["route"] + _label(e),
             e["mode"],
             _share(e["share_day"]),
             _share(e["share_week"]),
@@ -176,6 +176,13 @@ def surface(
         f"{len(data['retirement_candidates'])} retirement candidates (no traffic for {idle})"
     )
     return 0
+
+
+def _label(entry: dict[str, Any]) -> str:
+    """How the table marks an endpoint no route declares, and who found it."""
+    if entry["declared"]:
+        return ""
+    return "  (discovered)" if entry["source"].startswith("live") else "  (undeclared)"
 
 
 def _share(value: float | None) -> str:

@@ -23,7 +23,7 @@ from strangler.discovery._sources import (
 from strangler.discovery._templates import DiscoveredRoute, TemplateTree
 from strangler.routing import RouteTable
 
-__all__ = ["Discovery", "discover", "routes_yaml"]
+__all__ = ["Discovery", "declared_by", "discover", "routes_yaml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ def discover(
         except OSError as exc:
             raise ConfigError("FILE", str(path), f"a readable file ({exc.strerror})") from None
     routes = tuple(tree.entries())
-    declared = _declared(routes, config) if config is not None else {}
+    declared = declared_by(routes, config) if config is not None else {}
     return Discovery(routes, files, tree.total, tree.other, declared)
 
 
@@ -114,9 +114,9 @@ def _progress_of(progress: Callable[[Path, int, int], None], path: Path) -> Call
     return lambda done: progress(path, done, size)
 
 
-def _declared(routes: Sequence[DiscoveredRoute], config: Config) -> dict[str, str]:
-    """Discovered routes a declared route serves (matched as the proxy matches requests,
-    with each parameter standing for a sample value)."""
+def declared_by(routes: Sequence[DiscoveredRoute], config: Config) -> dict[str, str]:
+    """``{discovered route: key of the declared route that serves it}`` (matched as the
+    proxy matches requests, each parameter standing for a sample value)."""
     table = RouteTable.build(config)
     out = {}
     for r in routes:

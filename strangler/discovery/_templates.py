@@ -329,7 +329,7 @@ def _param_name(previous: str | None, kinds: set[str], used: set[str]) -> str:
         return declared[0]  # only the document speaks for it: its own name
     kinds = kinds or {"id"}
     base = _singular(previous) if previous else ""
-    if kinds == {"slug"}:
+    if "slug" in kinds and kinds <= {"slug", "token"}:  # slugs, some long with digits
         name = base or "slug"
     elif kinds <= {"date"}:
         name = f"{base}_date" if base else "date"

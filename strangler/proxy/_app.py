@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from time import perf_counter
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import orjson
 
@@ -39,6 +39,9 @@ from strangler.proxy._server import ProxyHTTPProtocol
 from strangler.proxy._watch import ClientWatch
 from strangler.proxy._websocket import WebSocketRelay
 from strangler.routing import Decision, Route, RouteTable, decide, sticky_key
+
+if TYPE_CHECKING:
+    from strangler.discovery import CatchAllSample
 
 __all__ = ["SERVER_SETTINGS", "Hook", "Proxy", "ServerSettings", "ShadowSink"]
 
@@ -87,6 +90,8 @@ class Proxy:
       It must not block. Bodies are ``None`` when over ``shadow.body_cap``.
     - ``metrics``: a :class:`~strangler.metrics.ProxyMetrics` with its own registry.
     - ``backends``: ``legacy``, ``new`` (and ``new_sandbox``) for the shadow runner.
+    - ``discovery``: a :class:`~strangler.discovery.CatchAllSample` that gets each request
+      the catch-all answered (but 404s), for live discovery; None: not kept.
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class Proxy:
         self.on_shutdown: list[Hook] = []
         self.lifecycle: Lifecycle | None = None  # the components create_app declared
         self.shadow_sink: ShadowSink | None = None
+        self.discovery: CatchAllSample | None = None
         self.metrics = ProxyMetrics()
         sides = (config.legacy, config.new, config.new_sandbox)
         self._policy = HeaderPolicy(config.proxy, [b.target for b in sides if b is not None])
@@ -577,6 +583,10 @@ class Proxy:
         request (the ASGI path, the fast path of ``strangler serve``) calls this once per
         answer relayed whole."""
         self.metrics.request(route.key, route.mode, side, status, seconds)
+        # live discovery: an undeclared endpoint (the catch-all has no config), one append;
+        # a 404 is no endpoint (scanners' probes), as `strangler discover` leaves them out
+        if route.config is None and status != 404 and self.discovery is not None:
+            self.discovery.add(method, path)
 
     @staticmethod
     def _exchange(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from strangler.store import job_models, killswitch, models, shadow_models, traffic_models
+from strangler.store import (
+    discovery_models,
+    job_models,
+    killswitch,
+    models,
+    shadow_models,
+    traffic_models,
+)
 from strangler.store.jobs import Chunk, Job, JobLog, VerificationRecord, worker_id
 from strangler.store.keys import Key, decode_key, decode_value, encode_key, encode_value
 from strangler.store.repository import Evidence, Flip, RouteState, Store, default_actor, make_engine
@@ -24,6 +31,7 @@ __all__ = [
     "decode_key",
     "decode_value",
     "default_actor",
+    "discovery_models",
     "downgrade",
     "encode_key",
     "encode_value",

@@ -215,6 +215,23 @@ def test_the_route_page_shows_each_difference_side_by_side_marked_and_within_the
         store.close()
 
 
+def _served_and_discovered(store: Store) -> None:
+    """A minute of traffic: 400 answers by the declared route, 600 by the catch-all, of
+    which the proxy placed 300 under /orgs/{org}/stats and 240 under /receipts/{receipt_id}."""
+    from datetime import UTC, datetime
+
+    from shadow.histogram import LatencyHistogram
+    from strangler.store.discovered import write_discovered
+    from strangler.store.traffic import write_traffic
+
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    latency = tuple(LatencyHistogram().counts)
+    write_traffic(store, "p", {(ITEMS, minute, "legacy"): (400, 400, 0, latency),
+                               ("* /{path:path}", minute, "legacy"): (600, 600, 0, latency)})  # fmt: skip
+    write_discovered(store, "p", {("GET", "/orgs/{org}/stats", minute): 300,
+                                  ("GET", "/receipts/{receipt_id}", minute): 240})  # fmt: skip
+
+
 def json_dumps(doc: Any) -> str:
     import json
 
@@ -256,15 +273,88 @@ def test_the_dashboard_updates_in_place_when_a_route_is_flipped_elsewhere(
             page.wait_for_timeout(200)
         assert page.evaluate("window.__notReloaded === true")  # updated in place
         assert "state version 1" in page.locator("h2 small").inner_text()
-        # the surface page: every endpoint with its mode and next step
+        # the surface page: every endpoint with its mode and next step, the ones the proxy
+        # discovered in its catch-all traffic included
+        _served_and_discovered(store)
         page.click('nav a[href="/surface"]')
         row = page.locator("#surface tbody tr").first
         assert row.locator("td").nth(0).inner_text() == ITEMS
         assert row.locator("td").nth(1).inner_text() == "shadow"
         assert row.locator("td").nth(5).inner_text().startswith("flip it to canary")
+        found = page.locator("#surface tbody tr").nth(1).locator("td")
+        assert found.nth(0).inner_text() == "GET /orgs/{org}/stats (discovered)"
+        assert found.nth(2).inner_text() == "30.00%"
+        assert found.nth(5).inner_text().startswith("declare it and shadow it")
         shots = Path(os.environ.get("STRANGLER_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "surface.png"))
+    finally:
+        admin.stop()
+        store.close()
+
+
+def test_the_burn_up_chart_spans_the_migration_and_climbs(
+    browser_page: Any, tmp_path: Path
+) -> None:
+    """Six routes flipped over six hours while new takes a growing share of the traffic:
+    the chart starts with the migration's first record (not at midnight), the routes on new climb to the
+    flips' count and the share served by new climbs with them. The screenshot is the one
+    docs/cutover.md shows."""
+    import json
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from shadow.histogram import LatencyHistogram
+    from strangler.admin import create_admin_app
+    from strangler.config import parse_config
+    from strangler.control import flip_route
+    from strangler.store.traffic import write_traffic
+    from tests.conftest import start_server
+
+    routes = [f"GET /{name}/{{id}}" for name in ("orgs", "forms", "orders", "payments", "tags", "faq")]  # fmt: skip
+    db = tmp_path / "store.db"
+    cfg = parse_config(
+        {"legacy": "http://127.0.0.1:9", "new": "http://127.0.0.1:9", "store": f"sqlite:///{db}",
+         "routes": [{"route": r, "mode": "legacy"} for r in routes]}
+    )  # fmt: skip
+    store = Store(cfg.store)
+    store.ensure_schema()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(hours=6)
+    # every half hour a route goes to shadow, and the one before it to new
+    plan = [(routes[0], "shadow")]
+    for i in range(1, 6):
+        plan += [(routes[i], "shadow"), (routes[i - 1], "new")]
+    plan = plan[:10]
+    backdated = []
+    for n, (route, mode) in enumerate(plan):
+        flip = flip_route(cfg, store, route, mode, None, "burn-up", actor="t", force=True)
+        backdated.append((f"{start + timedelta(minutes=30 * n + 5):%Y-%m-%d %H:%M:%S}", flip.id))
+    with sqlite3.connect(db) as conn:
+        conn.executemany("UPDATE flips SET at = ? WHERE id = ?", backdated)
+    on_new = sum(1 for _, mode in plan if mode == "new")
+    latency = tuple(LatencyHistogram().counts)
+    for q in range(24):  # every 15 minutes, new serving a growing share
+        minute = start + timedelta(minutes=15 * q)
+        new = 10 * q
+        write_traffic(store, "p", {(routes[0], minute, "legacy"): (400 - new, 400 - new, 0, latency),
+                                   (routes[0], minute, "new"): (new, new, 0, latency)})  # fmt: skip
+    admin = start_server(create_admin_app(cfg, store))
+    page = browser_page
+    try:
+        page.set_viewport_size({"width": 1100, "height": 900})
+        page.goto(admin.url + "/")
+        page.wait_for_selector("#progress-chart .main-svg")
+        figure = json.loads(page.locator("#progress-chart").get_attribute("data-figure") or "{}")
+        first = figure["layout"]["xaxis"]["range"][0]
+        assert first.startswith(f"{start:%Y-%m-%dT%H:%M}"), first  # its first traffic
+        traces = {t["name"]: t for t in figure["data"]}
+        assert traces["routes in new"]["y"][-1] == on_new == 4
+        share = traces["% of traffic served by new"]["y"]
+        assert share[0] < share[-1]
+        shots = Path(os.environ.get("STRANGLER_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.locator("#progress-chart").screenshot(path=str(shots / "burn-up.png"))
     finally:
         admin.stop()
         store.close()

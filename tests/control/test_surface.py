@@ -12,6 +12,7 @@ import pytest
 from shadow.histogram import LatencyHistogram
 from strangler.cli import main
 from strangler.store import Store
+from strangler.store.discovered import write_discovered
 from strangler.store.traffic import write_traffic
 
 CONFIG = """\
@@ -72,3 +73,52 @@ def test_surface_lists_every_endpoint_with_its_traffic_and_next_step(
     table = capsys.readouterr().out
     assert "GET /exports/{export_date}  (undeclared)" in table
     assert "retirement candidate" in table
+
+
+def test_endpoints_the_proxy_discovered_join_the_surface_once_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Live discovery's endpoints: one entry per shape with what the logs show, none for an
+    endpoint declared since, and the catch-all keeps only what no endpoint accounts for."""
+    config = tmp_path / "strangler.yaml"
+    config.write_text(CONFIG.format(db=tmp_path / "s.db"))
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.ensure_schema()
+    _served(store, "GET /orgs/{slug}", timedelta(minutes=5), 300)
+    _served(store, "* /{path:path}", timedelta(minutes=3), 100)
+    minute = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    write_discovered(
+        store,
+        "p1",
+        {
+            ("GET", "/exports/{export_date}", minute): 40,  # the logs know it too
+            ("POST", "/exports/{export_date}", minute): 5,
+            ("GET", "/receipts/{receipt_id}", minute): 30,
+            ("GET", "/forms/{form_id}", minute): 20,  # declared since: GET /forms/{id}
+        },
+    )
+    write_discovered(store, "p2", {("GET", "/receipts/{receipt_id}", minute): 3})
+    store.close()
+    log = tmp_path / "access.log"
+    log.write_text(
+        '10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET /exports/2026-01-01 HTTP/1.1" 200 5 "-" "x"\n'
+    )
+    assert main(["surface", "-c", str(config), "--from", str(log), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    undeclared = {e["route"]: e for e in data["entries"] if not e["declared"]}
+    assert list(undeclared) == [
+        "GET,POST /exports/{export_date}",
+        "GET /receipts/{receipt_id}",
+        "* /{path:path}",
+    ]
+    exports, receipts = undeclared["GET,POST /exports/{export_date}"], undeclared["GET /receipts/{receipt_id}"]  # fmt: skip
+    assert (exports["source"], exports["served_day"], exports["log_requests"]) == (
+        "live, logs",
+        45,
+        1,
+    )
+    assert (receipts["source"], receipts["served_week"]) == ("live", 33)  # both instances
+    assert receipts["next_step"].startswith("declare it and shadow it")
+    rest = undeclared["* /{path:path}"]
+    assert (rest["source"], rest["served_day"]) == ("catch-all", 100 - 45 - 33)  # /forms: here
+    assert sum(e["share_day"] for e in data["entries"]) == pytest.approx(1.0)

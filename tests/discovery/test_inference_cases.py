@@ -217,3 +217,14 @@ def test_an_openapi_document_and_its_traffic_give_one_route_per_endpoint(
         "legacy: http://127.0.0.1:9\nnew: http://127.0.0.1:9\n" + capsys.readouterr().out
     )
     assert main(["check", "-c", str(config)]) == 0, capsys.readouterr().err
+
+
+def test_slugs_of_which_some_carry_digits_are_named_as_slugs() -> None:
+    """Org slugs, a few long ones with a number in them (which alone look like tokens)."""
+    tree = TemplateTree()
+    slugs = ["association-enfance", "friends-of-la-foret", "collectif-patrimoine",
+             "les-amis-de-patrimoine-nantes-103", "secours-theatre-jeune", "hope-geneve",
+             "association-sans-frontieres-quebec-109", "collectif-sante-mentale"]  # fmt: skip
+    for slug in slugs:
+        tree.add("GET", f"/orgs/{slug}/stats")
+    assert [e.route for e in tree.entries()] == ["GET /orgs/{org}/stats"]
