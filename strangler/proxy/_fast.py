@@ -24,7 +24,7 @@ import logging
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE, STATUS_LINE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import Scope
@@ -195,8 +195,7 @@ class _Relay:
                 self.fast.proxy.metrics.fallback(self.route.key, "status_5xx")
                 self._hand_off(_LEGACY)
                 return
-            if not self._head(conn):
-                return
+            self._head(conn)
         if conn.error is not None:
             self._cut(conn, conn.error)
             return
@@ -211,7 +210,7 @@ class _Relay:
         if conn.done and conn.at_eof():
             self._end(conn)
 
-    def _head(self, conn: RelayExchange) -> bool:
+    def _head(self, conn: RelayExchange) -> None:
         """Write the answer's head as uvicorn writes an ASGI app's ``http.response.start``."""
         self.started = True
         proxy = self.fast.proxy
@@ -219,14 +218,10 @@ class _Relay:
         headers = proxy.policy.response(conn.headers, self.fwd)
         content = [STATUS_LINE[status]]
         length = False
+        # No check of the values for control characters here (uvicorn makes one): the
+        # backend's parser refused any such answer already, and the values the policy
+        # writes come from it or from the client's parsed request.
         for name, value in headers:
-            if HEADER_VALUE_RE.search(value):
-                # uvicorn refuses to send it: the ASGI path ends the connection, no answer.
-                log.error("invalid header value from %s: %r", self.side, name)
-                conn.abort()
-                conn.finish()
-                self._drop()
-                return False
             if name == b"content-length":
                 length = True
             content += (name, b": ", value, b"\r\n")
@@ -237,7 +232,6 @@ class _Relay:
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
         self.transport.write(b"".join(content))
-        return True
 
     def _end(self, conn: RelayExchange) -> None:
         if self.chunked:
