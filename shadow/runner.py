@@ -233,7 +233,7 @@ class ShadowRunner:
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
-        del self._tasks[task]
+        self._tasks.pop(task, None)
         self._expired.discard(task)
 
     def _sweep(self) -> None:

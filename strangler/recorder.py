@@ -5,12 +5,11 @@ wake-up per result); a writer thread wakes every ``wake_interval`` (or once ``wa
 results wait), takes them off, aggregates per route and minute (counts, latency histograms,
 per-field statistics), keeps a capped, **redacted** sample of exchanges, and writes one
 batch per ``flush_interval`` in one transaction. It takes the results in small slices and
-lets the event loop's thread run between them, so a burst never holds the GIL for long.
-A full queue, or a store that is down,
-never slows the proxy: what could not be recorded is counted in :attr:`Recorder.lost`
-(and by the ``on_lost`` hook, a Prometheus counter when wired by ``attach_shadow``).
-Aggregates that could not be written are kept and retried (bounded); sampled exchanges are
-dropped.
+lets the event loop's thread run between them, so a burst never holds the GIL for long. A
+full queue, or a store that is down, never slows the proxy: what could not be recorded
+is counted in :attr:`Recorder.lost` (and by the ``on_lost`` hook, a Prometheus counter
+when wired by ``attach_shadow``). Aggregates that could not be written are kept and
+retried (bounded); sampled exchanges are dropped.
 
 ::
 
