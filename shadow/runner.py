@@ -8,7 +8,8 @@ differences from learned noise and passes a :class:`ShadowResult` to the sink (t
 recorder). Whatever is over a bound is dropped and counted, never queued. The caller
 enforces the timeout (the HTTP backends' own deadline); a call still running past it (a
 caller that does not time out by itself) is cancelled by a sweep every
-:data:`SWEEP_INTERVAL` seconds, one timer for all calls, and dropped as ``timeout``.
+:data:`SWEEP_INTERVAL` seconds (at most two intervals late), one timer for all calls, and
+dropped as ``timeout``.
 
 Write safety: POST, PUT, PATCH and DELETE follow the route's ``writes`` policy: ``skip``
 (the default: the other side is never called), ``sandbox`` (sent to the ``new_sandbox``
@@ -227,7 +228,10 @@ class ShadowRunner:
         self._per_route[route] = busy + 1
         loop = asyncio.get_running_loop()
         task = loop.create_task(self._run(plan, exchange, target, noise))
-        self._tasks[task] = loop.time() + plan.settings.timeout
+        # One sweep later than the timeout: a caller that keeps the deadline itself (the HTTP
+        # backends do) always ends first, so a noise call's late primary answer is still
+        # given up alone and the candidate's verdict kept.
+        self._tasks[task] = loop.time() + plan.settings.timeout + SWEEP_INTERVAL
         task.add_done_callback(self._forget)
         if self._sweeper is None:
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
