@@ -5,7 +5,11 @@ The proxy calls :meth:`ShadowRunner.submit` after the client has its whole answe
 noise sampling) and starts a task. The task calls the candidate side (and, for a noise
 sample, the primary side a second time) under the route's timeout, compares, splits real
 differences from learned noise and passes a :class:`ShadowResult` to the sink (the
-recorder). Whatever is over a bound is dropped and counted, never queued.
+recorder). Whatever is over a bound is dropped and counted, never queued. The caller
+enforces the timeout (the HTTP backends' own deadline); a call still running past it (a
+caller that does not time out by itself) is cancelled by a sweep every
+:data:`SWEEP_INTERVAL` seconds (at most two intervals late), one timer for all calls, and
+dropped as ``timeout``.
 
 Write safety: POST, PUT, PATCH and DELETE follow the route's ``writes`` policy: ``skip``
 (the default: the other side is never called), ``sandbox`` (sent to the ``new_sandbox``
@@ -24,7 +28,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -50,6 +54,7 @@ log = logging.getLogger("strangler.shadow")
 
 MARKER_HEADER = ("x-strangler-shadow", "1")
 INLINE_COMPARE_BYTES = 32 << 10  # larger pairs are compared in a worker thread
+SWEEP_INTERVAL = 0.1  # seconds between two looks for calls past their route's timeout
 
 #: ``call(side, request, body_cap)``: the side's answer; errors come back as ``error``.
 Caller = Callable[[str, CapturedRequest, int], Awaitable[CapturedResponse]]
@@ -142,7 +147,11 @@ class ShadowRunner:
         self._rand = rand
         self._in_flight = 0
         self._per_route: dict[str, int] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Each call's deadline (loop time): one sweeping timer cancels the late ones, which
+        # costs far less than an ``asyncio.timeout`` (a timer armed and disarmed) per call.
+        self._tasks: dict[asyncio.Task[None], float] = {}
+        self._expired: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
         self.submitted = 0
@@ -217,9 +226,33 @@ class ShadowRunner:
         )
         self._in_flight += 1
         self._per_route[route] = busy + 1
-        task = asyncio.get_running_loop().create_task(self._run(plan, exchange, target, noise))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._run(plan, exchange, target, noise))
+        # One sweep later than the timeout: a caller that keeps the deadline itself (the HTTP
+        # backends do) always ends first, so a noise call's late primary answer is still
+        # given up alone and the candidate's verdict kept.
+        self._tasks[task] = loop.time() + plan.settings.timeout + SWEEP_INTERVAL
+        task.add_done_callback(self._forget)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._expired.discard(task)
+
+    def _sweep(self) -> None:
+        """Cancel the calls past their route's timeout (a caller that did not time out by
+        itself); they are dropped as ``timeout``."""
+        self._sweeper = None
+        if not self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for task, deadline in self._tasks.items():
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _not_compared(
         self, plan: RouteShadow, exchange: Exchange, target: str, reason: str
@@ -236,8 +269,7 @@ class ShadowRunner:
         self, side: str, request: CapturedRequest, plan: RouteShadow
     ) -> CapturedResponse | None:
         try:
-            async with asyncio.timeout(plan.settings.timeout):
-                return await self._call(side, request, plan.settings.body_cap)
+            return await self._call(side, request, plan.settings.body_cap)
         except TimeoutError:
             return None
 
@@ -259,7 +291,15 @@ class ShadowRunner:
             # The candidate is told it is shadowed; the noise call replays the primary's own
             # request exactly (a legacy endpoint that echoes headers must not learn the
             # marker as noise).
-            marked = replace(request, headers=(*request.headers, MARKER_HEADER))
+            marked = CapturedRequest(  # dataclasses.replace costs several times more
+                request.method,
+                request.path,
+                request.query,
+                (*request.headers, MARKER_HEADER),
+                request.body,
+                request.route,
+                request.sticky_key,
+            )
             if noise:
                 candidate, again = await asyncio.gather(
                     self._timed(target, marked, plan), self._timed(primary_side, request, plan)
@@ -278,11 +318,16 @@ class ShadowRunner:
             if again is not None and again.error is None:
                 second = await self._compare(primary, again, plan.rules)
             verdict = classify(verdict, second, plan.noise)
-            done = replace(exchange, candidate=candidate, second_primary=again)
+            done = Exchange(request, primary_side, primary, candidate, again, exchange.notes)
             self._sink.record(
                 ShadowResult(route, datetime.now(UTC), done, target, verdict, second, plan.redactor)
             )
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task in self._expired:  # cancelled by the sweeper
+                task.uncancel()
+                self._sink.drop(route, "timeout")
+                return
             self._sink.drop(route, "shutting_down")
             raise
         except Exception:
@@ -301,5 +346,8 @@ class ShadowRunner:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,13 +1,15 @@
 """Record shadow results into the store without ever making the proxy wait.
 
-The proxy's event loop only puts results on a bounded queue (``put_nowait``); a writer
-thread takes them off, aggregates per route and minute (counts, latency histograms,
+The proxy's event loop only appends results to a bounded queue (a ``deque``: no lock, no
+wake-up per result); a writer thread wakes every ``wake_interval`` (or once ``wake_batch``
+results wait), takes them off, aggregates per route and minute (counts, latency histograms,
 per-field statistics), keeps a capped, **redacted** sample of exchanges, and writes one
-batch per ``flush_interval`` in one transaction. A full queue, or a store that is down,
-never slows the proxy: what could not be recorded is counted in :attr:`Recorder.lost`
-(and by the ``on_lost`` hook, a Prometheus counter when wired by ``attach_shadow``).
-Aggregates that could not be written are kept and retried (bounded); sampled exchanges are
-dropped.
+batch per ``flush_interval`` in one transaction. It takes the results in small slices and
+lets the event loop's thread run between them, so a burst never holds the GIL for long. A
+full queue, or a store that is down, never slows the proxy: what could not be recorded
+is counted in :attr:`Recorder.lost` (and by the ``on_lost`` hook, a Prometheus counter
+when wired by ``attach_shadow``). Aggregates that could not be written are kept and
+retried (bounded); sampled exchanges are dropped.
 
 ::
 
@@ -20,15 +22,15 @@ dropped.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
-import queue
 import random
 import socket
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,6 +62,7 @@ __all__ = ["Recorder", "default_instance", "load_noise"]
 log = logging.getLogger("strangler.recorder")
 
 _STOP = object()
+SLICE = 16  # results absorbed between two chances for the event loop's thread to run
 MAX_KEPT_KEYS = 20_000  # (route, outcome, field, hour) sample counters kept at most
 MAX_DIFFERENCES = 50  # differences kept per sampled exchange
 MAX_VALUE_BYTES = 2_000  # a difference value larger than this is cut to an excerpt
@@ -135,6 +138,8 @@ class Recorder:
         instance: str | None = None,
         queue_size: int = 10_000,
         flush_interval: float = 1.0,
+        wake_interval: float = 0.05,
+        wake_batch: int = 64,
         batch_size: int = 500,
         mismatch_cap: int = 20,
         match_sample: float = 0.01,
@@ -147,7 +152,13 @@ class Recorder:
     ) -> None:
         self.store = store
         self.instance = instance or default_instance()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        # Appended by the event loop, taken by the writer: deque appends and pops are atomic,
+        # so a result costs the loop no lock and no wake-up of the writer thread.
+        self._queue: deque[Any] = deque()
+        self._queue_size = queue_size
+        self._wake = threading.Event()
+        self._wake_interval = wake_interval
+        self._wake_batch = wake_batch
         self._interval = flush_interval
         self._batch_size = batch_size
         self._mismatch_cap = mismatch_cap
@@ -180,10 +191,22 @@ class Recorder:
         self._put(("drop", route, reason, datetime.now(UTC)))
 
     def _put(self, item: Any) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        pending = len(self._queue)
+        if pending >= self._queue_size:
             self._lose("queue_full", 1)
+            return
+        self._queue.append(item)
+        if pending + 1 >= self._wake_batch and not self._wake.is_set():
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """Results queued and not yet taken by the writer thread."""
+        return len(self._queue)
+
+    def _control(self, item: Any) -> None:
+        self._queue.append(item)  # flush and stop are never refused (and not counted)
+        self._wake.set()
 
     def _lose(self, reason: str, n: int) -> None:
         if n <= 0:
@@ -207,18 +230,14 @@ class Recorder:
         if self._thread is None:
             return False
         done = threading.Event()
-        try:
-            self._queue.put(("flush", done), timeout=timeout)
-        except queue.Full:
-            return False
+        self._control(("flush", done))
         return done.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued and stop the writer thread."""
         if self._thread is None:
             return
-        with contextlib.suppress(queue.Full):
-            self._queue.put(_STOP, timeout=timeout)
+        self._control(_STOP)
         self._thread.join(timeout)
         self._thread = None
 
@@ -228,31 +247,42 @@ class Recorder:
         batch = _Batch()
         next_flush = monotonic() + self._interval
         while True:
-            try:
-                item = self._queue.get(timeout=max(next_flush - monotonic(), 0.0))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
+            self._wake.wait(max(min(next_flush - monotonic(), self._wake_interval), 0.0))
+            self._wake.clear()
+            if self._take(batch):
                 self._write(batch)
                 return
-            if isinstance(item, tuple) and item[0] == "flush":
+            if monotonic() >= next_flush or len(batch.samples) >= self._batch_size:
                 self._write(batch)
-                item[1].set()
-                continue
+                next_flush = monotonic() + self._interval
+
+    def _take(self, batch: _Batch) -> bool:
+        """Absorb what is queued now, in slices; True once the stop marker is reached."""
+        taken = 0
+        while self._queue:
+            item = self._queue.popleft()
+            if item is _STOP:
+                return True
+            taken += 1
+            if taken % SLICE == 0:
+                time.sleep(0)  # let the event loop's thread take the GIL
             if isinstance(item, ShadowResult):
                 try:
                     self._absorb(item, batch)
                 except Exception:  # a bad result must not stop the writer
                     log.exception("cannot record a shadow result for %s", item.route)
                     self._lose("error", 1)
-            elif isinstance(item, tuple) and item[0] == "drop":
+            elif item[0] == "drop":
                 _, route, reason, at = item
                 minute = self._minute(batch, route, at)
                 minute.requests += 1
                 minute.dropped[reason] = minute.dropped.get(reason, 0) + 1
-            if monotonic() >= next_flush or len(batch.samples) >= self._batch_size:
+            elif item[0] == "flush":
                 self._write(batch)
-                next_flush = monotonic() + self._interval
+                item[1].set()
+            if len(batch.samples) >= self._batch_size:
+                self._write(batch)
+        return False
 
     @staticmethod
     def _minute(batch: _Batch, route: str, at: datetime) -> MinuteCounts:

@@ -70,10 +70,7 @@ def _caller(proxy: Proxy, config: Config) -> Caller:
 
     async def call(side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
         backend = proxy.backends[side]
-        plan_timeout = route_plan_timeout(request.route)
-        base = getattr(config, side if side != "new_sandbox" else "new_sandbox")
-        connect = min(base.timeouts.connect if base else 2.0, plan_timeout)
-        timeouts = Timeouts(connect=connect, read=plan_timeout, total=plan_timeout)
+        timeouts = timeouts_for(side, request.route)
         target = request.path + (f"?{request.query}" if request.query else "")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
         t0 = perf_counter()
@@ -106,26 +103,30 @@ def _caller(proxy: Proxy, config: Config) -> Caller:
             return CapturedResponse(0, (), b"", elapsed, error=f"{err.kind}: {err.detail}")
         elapsed = (perf_counter() - t0) * 1000.0
         names = tuple(
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in proxy.policy.client_urls(resp.headers, headers)
-            if k.decode("latin-1") not in hop
+            [
+                (name, v.decode("latin-1"))
+                for k, v in proxy.policy.client_urls(resp.headers, headers)
+                if (name := k.decode("latin-1")) not in hop
+            ]
         )
         return CapturedResponse(
             resp.status, names, bytes(body) if body is not None else None, elapsed
         )
 
-    timeouts: dict[str, float] = {}
+    timeouts: dict[tuple[str, str], Timeouts] = {}
 
-    def route_plan_timeout(route: str) -> float:
-        found = timeouts.get(route)
+    def timeouts_for(side: str, route: str) -> Timeouts:
+        """The shadow call's timeouts (the route's ``shadow.timeout``), built once."""
+        found = timeouts.get((side, route))
         if found is None:
             try:
                 rc = config.route(route)
             except (RouteError, ValueError):
                 rc = None
-            found = timeouts[route] = (
-                config.route_shadow(rc) if rc is not None else config.shadow
-            ).timeout
+            plan = (config.route_shadow(rc) if rc is not None else config.shadow).timeout
+            base = getattr(config, side)
+            connect = min(base.timeouts.connect if base else 2.0, plan)
+            found = timeouts[(side, route)] = Timeouts(connect=connect, read=plan, total=plan)
         return found
 
     return call

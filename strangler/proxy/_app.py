@@ -605,14 +605,14 @@ class Proxy:
             method=scope["method"],
             path=raw_path.decode("latin-1"),
             query=scope.get("query_string", b"").decode("latin-1"),
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fwd_headers),
+            headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in fwd_headers]),
             body=body.captured,
             route=route.key,
             sticky_key=key,
         )
         response = CapturedResponse(
             status=status,
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers),
+            headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]),
             body=bytes(copy) if copy is not None else None,
             elapsed_ms=elapsed * 1000.0,
         )

@@ -32,6 +32,7 @@ class Shadowed:
     legacy: Backend
     new: Backend
     sandbox: Backend
+    server: LiveServer
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -83,10 +84,16 @@ class Shadowed:
 def shadowed(
     serve: Callable[..., LiveServer], sqlite_url: str
 ) -> Iterator[Callable[..., Shadowed]]:
-    """``shadowed(routes, store_url=None, **config)``: a served proxy shadowing to new."""
+    """``shadowed(routes, store_url=None, recorder=None, **config)``: a served proxy shadowing
+    to new (``recorder``: the :class:`Recorder`'s options, its defaults otherwise)."""
     stores: list[Store] = []
 
-    def make(routes: list[dict[str, Any]], store_url: str | None = None, **extra: Any) -> Shadowed:
+    def make(
+        routes: list[dict[str, Any]],
+        store_url: str | None = None,
+        recorder: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> Shadowed:
         legacy, new, sandbox = Backend("legacy"), Backend("new"), Backend("sandbox")
         data: dict[str, Any] = {
             "legacy": serve(legacy).url,
@@ -102,11 +109,12 @@ def shadowed(
         if store_url is None:
             store.ensure_schema()
         proxy = Proxy(cfg)
-        runner = attach_shadow(proxy, cfg, store)
-        recorder = runner.sink
-        assert isinstance(recorder, Recorder)
+        given = Recorder(store, **recorder) if recorder is not None else None
+        runner = attach_shadow(proxy, cfg, store, recorder=given)
+        sink = runner.sink
+        assert isinstance(sink, Recorder)
         live = serve(proxy)
-        return Shadowed(live.url, proxy, runner, recorder, store, legacy, new, sandbox)
+        return Shadowed(live.url, proxy, runner, sink, store, legacy, new, sandbox, live)
 
     yield make
     for store in stores:
