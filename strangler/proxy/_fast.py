@@ -25,6 +25,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from strangler._errors import UpstreamError, UpstreamTimeout
 from strangler._types import Scope
@@ -215,6 +216,17 @@ class _Relay:
         self.started = True
         proxy = self.fast.proxy
         status = conn.status
+        cycle = self.cycle
+        if cycle.access_log:  # `serve --access-log`: uvicorn's line, as for the ASGI path
+            scope = cycle.scope
+            cycle.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(scope),
+                scope["method"],
+                get_path_with_query_string(scope),
+                scope["http_version"],
+                status,
+            )
         headers = proxy.policy.response(conn.headers, self.fwd)
         content = [STATUS_LINE[status]]
         length = False
@@ -225,7 +237,7 @@ class _Relay:
             if name == b"content-length":
                 length = True
             content += (name, b": ", value, b"\r\n")
-        if not self.cycle.keep_alive:
+        if not cycle.keep_alive:
             content.append(b"connection: close\r\n")
         if not length and self.method != "HEAD" and status not in _NO_BODY:
             self.chunked = True
