@@ -1,15 +1,16 @@
 """A lean HTTP/1.1 client for the hot path: keep-alive connections on asyncio Protocols.
 
 Measured against aiohttp's client (docs/architecture.md, "Proxy transport"): a proxied
-request costs a fraction of the CPU, because a request here is one ``transport.write``,
-one parse by httptools (the C parser uvicorn uses) and one timer, with no per-request
+request costs a fraction of the CPU, because a request here is one ``transport.write``
+and one parse by httptools (the C parser uvicorn uses), with no timer and no per-request
 objects beyond the response. What a proxy needs, and nothing more:
 
 - one pool per backend, at most ``max_connections``; a connection goes back to the pool
   only after its response was read to the end, never when it broke or timed out;
 - timeouts ``connect`` (opening a connection), ``read`` (between bytes) and ``total``
   (the whole exchange, waiting for a free connection included) from one timer per
-  exchange, re-armed only when it fires;
+  connection, armed when an exchange needs it earlier than it would fire and re-armed
+  only when it fires;
 - bodies stream both ways with flow control (reading pauses when the client is slower
   than the upstream; writing waits when the upstream is slower than the client);
 - bytes pass unchanged: no cookie jar, no decompression, no redirects, no headers added
@@ -111,6 +112,7 @@ class _Connection(asyncio.Protocol):
         self.deadline = 0.0
         self.last_io = 0.0
         self.relay: RelaySink | None = None  # told of every change instead of a waiter
+        self.feeding = False  # in the parser's callbacks for a relayed exchange
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -139,10 +141,24 @@ class _Connection(asyncio.Protocol):
             return
         self.last_io = self.loop.time()
         self.answered = True
+        relay = self.relay
+        if relay is None:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError as exc:
+                self.fail(UpstreamError(self.backend.name, self.route, f"invalid answer: {exc}"))
+            return
+        # A relayed exchange is woken once per read, after the parser saw all of it: head,
+        # body and end that came together leave together.
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
+            self.feeding = False
             self.fail(UpstreamError(self.backend.name, self.route, f"invalid answer: {exc}"))
+            return
+        self.feeding = False
+        relay.wake()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
@@ -228,7 +244,8 @@ class _Connection(asyncio.Protocol):
     def _wake(self) -> None:
         relay = self.relay
         if relay is not None:
-            relay.wake()
+            if not self.feeding:
+                relay.wake()
             return
         waiter = self.waiter
         if waiter is not None and not waiter.done():
@@ -263,12 +280,19 @@ class _Connection(asyncio.Protocol):
         self.read_timeout = t.read
         self.deadline = deadline
         self.last_io = now = self.loop.time()
-        self.timer = self.loop.call_at(min(deadline, now + t.read), self._on_timer)
+        due = min(deadline, now + t.read)
+        timer = self.timer
+        # The timer an earlier exchange armed stays (it re-arms itself when it fires): one
+        # timer per read timeout on a busy connection, not one per exchange.
+        if timer is None or timer.when() > due:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(due, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
-        if self.done:
-            return  # answered whole: only the proxy's client is still reading it
+        if not self.active or self.done:
+            return  # idle, or answered whole: only the proxy's client is still reading it
         now = self.loop.time()
         if self.reading_paused:
             self.last_io = now  # our client is the slow one, not the upstream
@@ -359,14 +383,14 @@ class _Connection(asyncio.Protocol):
         """``release`` for a relayed exchange (nothing to wait for)."""
         self.active = False
         self.relay = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         reusable = self.done and self.keep_alive and self.error is None and not self.closed
         if reusable:
             limit = idle_limit(self.headers, self.keep_alive)
             self.reuse_until = self.loop.time() + limit
             reusable = limit > 0
+        if not reusable and self.timer is not None:
+            self.timer.cancel()  # a dropped connection is not kept alive by its timer
+            self.timer = None
         self.chunks.clear()
         self.buffered = 0
         if self.reading_paused and self.transport is not None and reusable:

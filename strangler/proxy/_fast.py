@@ -196,23 +196,32 @@ class _Relay:
                 self.fast.proxy.metrics.fallback(self.route.key, "status_5xx")
                 self._hand_off(_LEGACY)
                 return
-            self._head(conn)
+            out = self._head(conn)
+        else:
+            out = b""
         if conn.error is not None:
+            if out:
+                self.transport.write_now(out)
             self._cut(conn, conn.error)
             return
         if self.protocol.flow.write_paused:
+            if out:
+                self.transport.write_now(out)
             return  # the client reads slowly: resume_writing wakes us again
+        # What came in one read leaves in one write: head, body bytes and the end.
         data = conn.take_body()
         if data and self.method != "HEAD":
-            if self.chunked:
-                self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-            else:
-                self.transport.write(data)
-        if conn.done and conn.at_eof():
+            out += b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
+        end = conn.done and conn.at_eof()
+        if end and self.chunked:
+            out += b"0\r\n\r\n"
+        if out:
+            self.transport.write_now(out)
+        if end:
             self._end(conn)
 
-    def _head(self, conn: RelayExchange) -> None:
-        """Write the answer's head as uvicorn writes an ASGI app's ``http.response.start``."""
+    def _head(self, conn: RelayExchange) -> bytes:
+        """The answer's head as uvicorn writes an ASGI app's ``http.response.start``."""
         self.started = True
         proxy = self.fast.proxy
         status = conn.status
@@ -243,11 +252,9 @@ class _Relay:
             self.chunked = True
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
-        self.transport.write(b"".join(content))
+        return b"".join(content)
 
     def _end(self, conn: RelayExchange) -> None:
-        if self.chunked:
-            self.transport.write(b"0\r\n\r\n")
         conn.finish()
         fast = self.fast
         fast.relayed += 1

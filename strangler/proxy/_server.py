@@ -43,6 +43,14 @@ class _HeadHolder:
         else:
             self._transport.write(data)
 
+    def write_now(self, data: bytes) -> None:
+        """Write ``data`` at once (after a held head), even when it starts an answer."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            data = held + data
+        self._transport.write(data)
+
     def flush(self) -> None:
         held = self._held
         if held is not None:
