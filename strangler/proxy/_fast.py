@@ -59,17 +59,16 @@ class FastPath:
         self.proxy = proxy
         self.relayed = 0
 
-    def take(self, protocol: Any, cycle: Any) -> bool:
-        """Serve uvicorn's request ``cycle`` on ``protocol`` without ASGI; False when the
-        caller must start the ASGI app as usual."""
+    def take(self, protocol: Any, scope: Scope, keep_alive: bool, cycle: Any = None) -> bool:
+        """Serve the request whose head uvicorn's ``protocol`` just parsed into ``scope``
+        without ASGI; False when the caller must run the ASGI app as usual.
+
+        ``cycle``: uvicorn's request cycle when one was built (a pipelined request, queued
+        before it could start); else the relay is the connection's cycle itself, and a
+        real one is built only if the request is handed over to the ASGI path.
+        """
         proxy = self.proxy
-        scope = cycle.scope
-        if (
-            not proxy._started
-            or cycle.waiting_for_100_continue
-            or scope["http_version"] != "1.1"
-            or HANDOFF in scope
-        ):
+        if not proxy._started or HANDOFF in scope:
             return False
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -88,28 +87,43 @@ class FastPath:
         if decision.shadow is not None:
             scope[HANDOFF] = decision  # drawn once: the ASGI path shadows this one
             return False
-        relay = _Relay(self, protocol, cycle, normal, route, fwd, decision)
+        relay = _Relay(self, protocol, scope, normal, route, fwd, decision, keep_alive, cycle)
         protocol.relay = relay
-        cycle.message_event = relay  # uvicorn sets it on body bytes, the end, a disconnect
+        if cycle is None:
+            protocol.cycle = relay  # uvicorn's callbacks feed it body bytes, the end, a disconnect
+        else:
+            cycle.message_event = relay  # uvicorn sets it on body bytes, the end, a disconnect
         relay.set()
         return True
 
 
 class _Relay:
-    """One request on the fast path, from the complete request to the answer's end."""
+    """One request on the fast path, from the complete request to the answer's end.
+
+    Unless uvicorn built a cycle for it (``cycle``), the relay stands in for one: uvicorn's
+    protocol appends body bytes to ``body``, clears ``more_body``, sets ``disconnected``
+    and ``keep_alive``, and calls ``message_event.set()``, which is :meth:`set`.
+    """
 
     __slots__ = (
+        "body",
         "chunked",
         "conn",
         "cycle",
         "decision",
+        "disconnected",
         "fast",
         "fwd",
+        "keep_alive",
+        "message_event",
         "method",
+        "more_body",
         "path",
         "protocol",
         "request",
+        "response_complete",
         "route",
+        "scope",
         "side",
         "started",
         "t0",
@@ -120,28 +134,37 @@ class _Relay:
         self,
         fast: FastPath,
         protocol: Any,
-        cycle: Any,
         scope: Scope,
+        normal: Scope,
         route: Route,
         fwd: ForwardedRequest,
         decision: Decision,
+        keep_alive: bool,
+        cycle: Any,
     ) -> None:
         self.t0 = perf_counter()
         self.fast = fast
         self.protocol = protocol
-        self.cycle = cycle
-        self.transport = cycle.transport
+        self.scope = scope
+        self.cycle = self if cycle is None else cycle
+        self.transport = protocol.transport
+        self.body = bytearray()
+        self.more_body = True
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.response_complete = False
+        self.message_event = self
         self.route = route
         self.fwd = fwd
         self.decision = decision
         self.side = decision.primary
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        query: bytes = scope.get("query_string", b"")
+        self.method: str = normal["method"]
+        self.path: str = normal["path"]
+        raw: bytes = normal.get("raw_path") or normal["path"].encode()
+        query: bytes = normal.get("query_string", b"")
         target = (raw + b"?" + query if query else raw).decode("latin-1")
         self.request = UpstreamRequest(
-            self.method, target, fwd.headers, b"", scope["scheme"], scope.get("client")
+            self.method, target, fwd.headers, b"", normal["scheme"], normal.get("client")
         )
         self.conn: RelayExchange | None = None
         self.started = False
@@ -226,9 +249,10 @@ class _Relay:
         proxy = self.fast.proxy
         status = conn.status
         cycle = self.cycle
-        if cycle.access_log:  # `serve --access-log`: uvicorn's line, as for the ASGI path
-            scope = cycle.scope
-            cycle.access_logger.info(
+        protocol = self.protocol
+        if protocol.access_log:  # `serve --access-log`: uvicorn's line, as for the ASGI path
+            scope = self.scope
+            protocol.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
                 get_client_addr(scope),
                 scope["method"],
@@ -262,10 +286,11 @@ class _Relay:
         fast.proxy.answered(self.route, self.method, self.path, self.side, conn.status, elapsed)
         cycle = self.cycle
         cycle.response_complete = True
-        self.protocol.relay = None
+        protocol = self.protocol
+        protocol.relay = None
         if not cycle.keep_alive:
             self.transport.close()
-        cycle.on_response()
+        protocol.on_response_complete()
 
     # -- when it goes wrong ----------------------------------------------------------------
 
@@ -292,8 +317,8 @@ class _Relay:
         payload = {"error": err.kind, "backend": err.backend, "route": route.key}
         if err.detail_in_answer:
             payload["detail"] = err.detail
-        self._detach()
-        reply = proxy._reply(self.cycle.send, route, err.status_code, payload, method=self.method)
+        cycle = self._detach()
+        reply = proxy._reply(cycle.send, route, err.status_code, payload, method=self.method)
         self._spawn(reply)
 
     def _cut(self, conn: RelayExchange, err: UpstreamError) -> None:
@@ -314,19 +339,29 @@ class _Relay:
         self.protocol.relay = None
         self.transport.close()
 
-    def _detach(self) -> None:
-        """Give the cycle back to uvicorn: a real event, set (the request is complete)."""
-        self.protocol.relay = None
+    def _detach(self) -> Any:
+        """Give the request back to uvicorn (it is complete): its cycle, with a real event,
+        set; built now when the relay stood in for it."""
+        protocol = self.protocol
+        protocol.relay = None
         cycle = self.cycle
+        if cycle is self:
+            cycle = protocol.make_cycle(self.scope, self.keep_alive)
+            cycle.body = self.body
+            cycle.more_body = False
+            cycle.disconnected = self.disconnected
+            if protocol.cycle is self:
+                protocol.cycle = cycle
         event = asyncio.Event()
         event.set()
         cycle.message_event = event
+        return cycle
 
     def _hand_off(self, decision: Decision) -> None:
         """Run the ASGI app on this request, with ``decision`` already made."""
-        self._detach()
-        self.cycle.scope[HANDOFF] = decision
-        self.protocol.start_asgi(self.cycle)
+        cycle = self._detach()
+        self.scope[HANDOFF] = decision
+        self.protocol.start_asgi(cycle)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import unquote
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from strangler.proxy._fast import FastPath
 
@@ -80,9 +82,66 @@ class ProxyHTTPProtocol(HttpToolsProtocol):
         held: Any = _HeadHolder(transport, self.loop)
         super().connection_made(held)
 
-    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+    def on_headers_complete(self) -> None:
+        """uvicorn's, except that a request the fast path takes gets no request cycle (the
+        relay stands in for it): the common case, checked first, then uvicorn's own code."""
         fast = self._fast
-        if fast is not None and app is self.app and fast.take(self, cycle):
+        cycle = self.cycle
+        parser = self.parser
+        if (
+            fast is None
+            or self.expect_100_continue
+            or self.limit_concurrency is not None
+            or (cycle is not None and not cycle.response_complete)  # pipelined: uvicorn queues
+            or parser.get_http_version() != "1.1"
+            or parser.should_upgrade()
+        ):
+            super().on_headers_complete()
+            return
+        # As uvicorn completes the scope (httptools_impl.on_headers_complete).
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        parsed = httptools.parse_url(self.url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        root = self.root_path
+        scope["path"] = root + path
+        scope["raw_path"] = root.encode("ascii") + raw_path if root else raw_path
+        scope["query_string"] = parsed.query or b""
+        keep_alive = parser.should_keep_alive()
+        if not fast.take(self, scope, keep_alive):
+            self.cycle = cycle = self.make_cycle(scope, keep_alive)
+            super()._start_asgi_task(cycle, self.app)
+
+    def make_cycle(self, scope: Any, keep_alive: bool) -> RequestResponseCycle:
+        """uvicorn's request cycle for ``scope``, as its ``on_headers_complete`` builds it."""
+        return RequestResponseCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=keep_alive,
+            on_response=self.on_response_complete,
+        )
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # A request uvicorn built a cycle for: pipelined behind another, or one the
+        # override above left to uvicorn (which the fast path then refuses again, cheaply).
+        fast = self._fast
+        if (
+            fast is not None
+            and app is self.app
+            and not cycle.waiting_for_100_continue
+            and cycle.scope["http_version"] == "1.1"
+            and fast.take(self, cycle.scope, cycle.keep_alive, cycle)
+        ):
             return
         super()._start_asgi_task(cycle, app)
 
