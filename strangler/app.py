@@ -17,6 +17,7 @@ or, in Python::
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from pathlib import Path
 
@@ -76,6 +77,16 @@ def create_app(
     return proxy
 
 
+async def settle_heap() -> None:
+    """A startup hook for a process that serves one proxy (``strangler serve``, a uvicorn
+    worker): once started, its objects (modules, config, SQLAlchemy's metadata, the route
+    table) live as long as it does, so they are collected once, then left out of the cyclic
+    collector's passes, which per-request garbage would otherwise make walk them all again
+    and again (measured in docs/architecture.md, "The fast path")."""
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> Proxy:
     """``create_app`` for the file named by ``$STRANGLER_CONFIG`` (uvicorn ``--factory``),
     one of several workers sharing ``$STRANGLER_RUN_DIR`` when that is set."""
@@ -89,4 +100,6 @@ def app_from_env() -> Proxy:
         raise ConfigError(
             RUN_DIR_ENV, run_dir, "an existing directory shared by the workers of one server"
         )
-    return create_app(Path(path), run_dir=run_dir)
+    proxy = create_app(Path(path), run_dir=run_dir)
+    proxy.on_startup.append(settle_heap)
+    return proxy

@@ -50,7 +50,7 @@ def serve_proxy(
     """
     import uvicorn
 
-    from strangler.app import create_app
+    from strangler.app import create_app, settle_heap
     from strangler.control import open_store
     from strangler.proxy import SERVER_SETTINGS
 
@@ -70,7 +70,9 @@ def serve_proxy(
         **settings,
     }
     if o.workers == 1:
-        uvicorn.run(create_app(cfg), **common)
+        proxy = create_app(cfg)
+        proxy.on_startup.append(settle_heap)
+        uvicorn.run(proxy, **common)
     else:
         _run_workers(config_path, o.workers, common)
     return 0

@@ -251,7 +251,7 @@ class _Relay:
         cycle = self.cycle
         protocol = self.protocol
         if protocol.access_log:  # `serve --access-log`: uvicorn's line, as for the ASGI path
-            scope = self.scope
+            scope: Any = self.scope
             protocol.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
                 get_client_addr(scope),

@@ -99,7 +99,7 @@ class ProxyHTTPProtocol(HttpToolsProtocol):
             super().on_headers_complete()
             return
         # As uvicorn completes the scope (httptools_impl.on_headers_complete).
-        scope = self.scope
+        scope: Any = self.scope
         scope["method"] = parser.get_method().decode("ascii")
         parsed = httptools.parse_url(self.url)
         raw_path = parsed.path

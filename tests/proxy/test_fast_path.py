@@ -293,3 +293,38 @@ def test_a_client_that_leaves_mid_answer(
             assert upstream.closed_early > dropped
         # The proxy serves on.
         assert _normal(_exchange(srv.port, _request("GET", "/plain/5")))[0][1].startswith(b"{")
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One answer with a Content-Length from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "asgi path"])
+def test_idle_client_connections_close_after_the_keep_alive_timeout(
+    serve: Callable[..., LiveServer], upstream: RawUpstream, fast: bool
+) -> None:
+    """The fast path ends each answer as uvicorn does (its keep-alive timer armed again): a
+    connection busy for longer than the timeout stays open, an idle one is closed."""
+    url = f"http://127.0.0.1:{upstream.port}"
+    proxy = Proxy(make_config(url, url, [], proxy={"fast_path": fast}))
+    srv = serve(proxy, **{**SERVER_SETTINGS, "timeout_keep_alive": 1})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        started = time.monotonic()
+        while True:  # 2.5 timeouts long, never idle for one
+            sock.sendall(_request("GET", "/plain/7", close=False))
+            assert _read_answer(sock).startswith(b"HTTP/1.1 200 OK")
+            answered = time.monotonic()
+            if answered - started > 2.5:
+                break
+            time.sleep(0.3)
+        assert sock.recv(1) == b""  # closed by the proxy, after the timeout
+        idle = time.monotonic() - answered
+    assert 0.9 <= idle < 3.0, idle
