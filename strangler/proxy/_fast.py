@@ -58,6 +58,7 @@ class FastPath:
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.relayed = 0
+        self.max_body = min(MAX_FAST_BODY, proxy._max_body)
 
     def take(self, protocol: Any, scope: Scope, keep_alive: bool, cycle: Any = None) -> bool:
         """Serve the request whose head uvicorn's ``protocol`` just parsed into ``scope``
@@ -72,7 +73,8 @@ class FastPath:
             return False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > MAX_FAST_BODY:
+                # over the proxy's own cap too: the ASGI path answers the 413
+                if not value.isdigit() or int(value) > self.max_body:
                     return False
             elif name == b"transfer-encoding":
                 return False

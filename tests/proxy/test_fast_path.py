@@ -328,3 +328,20 @@ def test_idle_client_connections_close_after_the_keep_alive_timeout(
         assert sock.recv(1) == b""  # closed by the proxy, after the timeout
         idle = time.monotonic() - answered
     assert 0.9 <= idle < 3.0, idle
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "asgi path"])
+def test_a_body_over_the_proxys_cap_is_refused_on_both_paths(
+    serve: Callable[..., LiveServer], upstream: RawUpstream, fast: bool
+) -> None:
+    """``proxy.max_body`` below the fast path's own 64 KiB: the cap still holds."""
+    url = f"http://127.0.0.1:{upstream.port}"
+    routes: list[dict[str, Any]] = [{"route": "POST /echo/{id}", "mode": "legacy"}]
+    proxy = Proxy(make_config(url, url, routes, proxy={"fast_path": fast, "max_body": 1000}))
+    srv = serve(proxy, **SERVER_SETTINGS)
+    _warm(srv.port)
+    answer = _exchange(srv.port, _request("POST", "/echo/1", body=b"z" * 2000))
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"z" * 10 not in answer  # nothing of it reached the upstream's echo
+    answer = _exchange(srv.port, _request("POST", "/echo/1", body=b"z" * 1000))
+    assert answer.startswith(b"HTTP/1.1 200 OK")
