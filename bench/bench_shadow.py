@@ -69,11 +69,13 @@ def serve_backend(port: int, delay_ms: float) -> None:
 
 
 def serve_proxy(config_path: str, port: int) -> None:
-    """The proxy with shadowing attached (the same wiring as ``create_app``)."""
+    """The proxy with shadowing attached (the same wiring as ``create_app``), served as
+    ``strangler serve`` serves it: its protocol (and so its fast path) and heap settling."""
     import uvicorn
 
+    from strangler.app import settle_heap
     from strangler.config import load_config
-    from strangler.proxy import Proxy
+    from strangler.proxy import SERVER_SETTINGS, Proxy
     from strangler.shadowing import attach_shadow
     from strangler.store import Store
 
@@ -82,7 +84,9 @@ def serve_proxy(config_path: str, port: int) -> None:
     store.ensure_schema()
     proxy = Proxy(cfg)
     attach_shadow(proxy, cfg, store)
-    uvicorn.run(proxy, host="127.0.0.1", port=port, **_uvicorn_kwargs())
+    proxy.on_startup.append(settle_heap)
+    kwargs = {**_uvicorn_kwargs(), **SERVER_SETTINGS}
+    uvicorn.run(proxy, host="127.0.0.1", port=port, **kwargs)
 
 
 def _pct(values: list[float], p: float) -> float:

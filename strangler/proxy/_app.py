@@ -281,7 +281,7 @@ class Proxy:
         self.answered(route, method, scope["path"], side, status, elapsed)
         if sink is not None and decision.shadow is not None:
             answer = (status, headers, kept, elapsed)
-            exchange = self._exchange(scope, route, key, fwd.headers, body, side, answer)
+            exchange = self._exchange(scope, route, key, fwd.headers, body.captured, side, answer)
             self._hand_to_shadow(sink, exchange, decision.shadow)
 
     async def _body(
@@ -594,7 +594,7 @@ class Proxy:
         route: Route,
         key: str | None,
         fwd_headers: list[tuple[bytes, bytes]],
-        body: RequestBody,
+        captured: bytes | None,
         primary: Side,
         answer: tuple[int, list[tuple[bytes, bytes]], bytearray | None, float],
     ) -> Exchange:
@@ -606,7 +606,7 @@ class Proxy:
             path=raw_path.decode("latin-1"),
             query=scope.get("query_string", b"").decode("latin-1"),
             headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in fwd_headers]),
-            body=body.captured,
+            body=captured,
             route=route.key,
             sticky_key=key,
         )

@@ -86,10 +86,9 @@ class FastPath:
         if proxy.auth is not None and proxy.auth.domain_for(route.key) is not None:
             return False
         decision = forced or decide(route, key, proxy._rand)
-        if decision.shadow is not None:
-            scope[HANDOFF] = decision  # drawn once: the ASGI path shadows this one
-            return False
         relay = _Relay(self, protocol, scope, normal, route, fwd, decision, keep_alive, cycle)
+        if decision.shadow is not None and proxy.shadow_sink is not None:
+            relay.shadow_with(key)
         protocol.relay = relay
         if cycle is None:
             protocol.cycle = relay  # uvicorn's callbacks feed it body bytes, the end, a disconnect
@@ -108,24 +107,29 @@ class _Relay:
     """
 
     __slots__ = (
+        "answer_headers",
         "body",
         "chunked",
         "conn",
+        "copy",
         "cycle",
         "decision",
         "disconnected",
         "fast",
         "fwd",
         "keep_alive",
+        "key",
         "message_event",
         "method",
         "more_body",
+        "normal",
         "path",
         "protocol",
         "request",
         "response_complete",
         "route",
         "scope",
+        "shadow",
         "side",
         "started",
         "t0",
@@ -160,6 +164,7 @@ class _Relay:
         self.fwd = fwd
         self.decision = decision
         self.side = decision.primary
+        self.normal = normal
         self.method: str = normal["method"]
         self.path: str = normal["path"]
         raw: bytes = normal.get("raw_path") or normal["path"].encode()
@@ -171,6 +176,15 @@ class _Relay:
         self.conn: RelayExchange | None = None
         self.started = False
         self.chunked = False
+        self.shadow: str | None = None  # the side a copy of the exchange goes to
+
+    def shadow_with(self, key: str | None) -> None:
+        """Keep what the shadow comparison needs: the answer's head and the first
+        ``shadow.body_cap`` bytes of its body, as the ASGI path keeps them."""
+        self.shadow = self.decision.shadow
+        self.key = key
+        self.copy: bytearray | None = bytearray()
+        self.answer_headers: list[tuple[bytes, bytes]] = []
 
     # -- uvicorn's side: the cycle's message event -------------------------------------------
 
@@ -237,6 +251,11 @@ class _Relay:
         data = conn.take_body()
         if data and self.method != "HEAD":
             out += b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
+            if self.shadow is not None and self.copy is not None:
+                if len(self.copy) + len(data) > self.route.shadow.body_cap:
+                    self.copy = None  # over the cap: compared without its body
+                else:
+                    self.copy += data
         end = conn.done and conn.at_eof()
         if end and self.chunked:
             out += b"0\r\n\r\n"
@@ -263,6 +282,8 @@ class _Relay:
                 status,
             )
         headers = proxy.policy.response(conn.headers, self.fwd)
+        if self.shadow is not None:
+            self.answer_headers = headers
         content = [STATUS_LINE[status]]
         length = False
         # No check of the values for control characters here (uvicorn makes one): the
@@ -285,7 +306,18 @@ class _Relay:
         fast = self.fast
         fast.relayed += 1
         elapsed = perf_counter() - self.t0
-        fast.proxy.answered(self.route, self.method, self.path, self.side, conn.status, elapsed)
+        proxy = fast.proxy
+        route = self.route
+        proxy.answered(route, self.method, self.path, self.side, conn.status, elapsed)
+        if self.shadow is not None and proxy.shadow_sink is not None:
+            body = self.request.body
+            assert isinstance(body, bytes)
+            captured = body if len(body) <= route.shadow.body_cap else None
+            answer = (conn.status, self.answer_headers, self.copy, elapsed)
+            exchange = proxy._exchange(
+                self.normal, route, self.key, self.fwd.headers, captured, self.side, answer
+            )
+            proxy._hand_to_shadow(proxy.shadow_sink, exchange, self.shadow)
         cycle = self.cycle
         cycle.response_complete = True
         protocol = self.protocol

@@ -345,3 +345,55 @@ def test_a_body_over_the_proxys_cap_is_refused_on_both_paths(
     assert b"z" * 10 not in answer  # nothing of it reached the upstream's echo
     answer = _exchange(srv.port, _request("POST", "/echo/1", body=b"z" * 1000))
     assert answer.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_shadowed_request_hands_the_same_exchange_to_the_shadow_side(
+    serve: Callable[..., LiveServer], upstream: RawUpstream
+) -> None:
+    """Shadowed routes take the fast path for the client's answer too: the exchange the
+    shadow runner gets (request as forwarded, the answer's status, headers and body, over
+    the body cap without its body) is the one the ASGI path hands over."""
+    url = f"http://127.0.0.1:{upstream.port}"
+    routes: list[dict[str, Any]] = [
+        {"route": "GET /plain/{id}", "mode": "shadow"},
+        {"route": "GET /chunked/{id}", "mode": "shadow"},
+        {"route": "GET /big/{id}", "mode": "shadow", "shadow": {"body_cap": 4096}},
+        {"route": "POST /echo/{id}", "mode": "shadow"},
+    ]
+    requests = [
+        _request("GET", "/plain/1?page=2"),
+        _request("GET", "/chunked/1"),
+        _request("GET", "/big/1"),
+        _request("HEAD", "/plain/2"),
+        _request("POST", "/echo/1", body=b'{"amount": 10}'),
+    ]
+    seen: dict[str, list[tuple[Any, str]]] = {}
+    for name, fast in (("fast", True), ("asgi", False)):
+        proxy = Proxy(make_config(url, url, routes, proxy={"fast_path": fast}))
+        got: list[tuple[Any, str]] = []
+        proxy.shadow_sink = lambda exchange, side, got=got: got.append((exchange, side))
+        srv = serve(proxy, **SERVER_SETTINGS)
+        for raw in requests:
+            _warm(srv.port)
+            relayed = proxy.fast_path.relayed if proxy.fast_path is not None else 0
+            _exchange(srv.port, raw)
+            if fast:
+                assert proxy.fast_path is not None
+                assert proxy.fast_path.relayed == relayed + 1, raw
+        # the warm-up requests are shadowed too: keep the corpus' own exchanges
+        seen[name] = [(e, s) for e, s in got if not e.request.path.endswith("/0")]
+    assert len(seen["fast"]) == len(requests)
+    for (fast_ex, fast_side), (asgi_ex, asgi_side) in zip(seen["fast"], seen["asgi"], strict=True):
+        assert fast_side == asgi_side == "new"
+        assert fast_ex.request == asgi_ex.request
+        assert fast_ex.primary_side == asgi_ex.primary_side == "legacy"
+        fast_r, asgi_r = fast_ex.primary, asgi_ex.primary
+        assert (fast_r.status, fast_r.headers, fast_r.body) == (
+            asgi_r.status,
+            asgi_r.headers,
+            asgi_r.body,
+        ), fast_ex.request.path
+    by_path = {e.request.path: e for e, _ in seen["fast"]}
+    assert by_path["/big/1"].primary.body is None  # over its 4 KiB cap
+    assert by_path["/chunked/1"].primary.body == b"hello world"
+    assert by_path["/echo/1"].request.body == b'{"amount": 10}'
