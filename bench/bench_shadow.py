@@ -1,7 +1,9 @@
 """Shadowing's cost to the client and to the proxy, in separate alternating phases.
 
 Legacy answers a 1 KB JSON body after ``--legacy-ms``; new answers the same after ten times
-as long. One proxy process serves two routes: ``GET /pass/{id}`` in mode ``legacy``
+as long (both bare uvloop servers, and wrk drives the load: the two cores go to the proxy,
+not to the doubles around it). One proxy process, served as ``strangler serve`` serves it,
+serves two routes: ``GET /pass/{id}`` in mode ``legacy``
 (passthrough) and ``GET /shadow/{id}`` in mode ``shadow`` (every request shadowed to new,
 compared, recorded into a SQLite store). The load alternates between a passthrough-only
 phase and a shadow-only phase (``--phases`` pairs), so a passthrough request never pays for
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._net import free_port, wait_port
+from bench.bench_proxy import _ensure_tools, _wrk
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -53,19 +56,39 @@ def _uvicorn_kwargs() -> dict[str, Any]:
 
 
 def serve_backend(port: int, delay_ms: float) -> None:
-    """A backend answering every request with the 1 KB body after ``delay_ms``."""
-    import uvicorn
+    """A backend answering every request with the 1 KB body after ``delay_ms``: a bare
+    uvloop protocol, so that the machine's two cores go to the proxy, not to the doubles
+    around it (both phases share the same backends and the same load generator)."""
+    import uvloop
 
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
+    answer = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+        % len(BODY)
+        + BODY
+    )
+    delay = delay_ms / 1000.0
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await asyncio.sleep(delay_ms / 1000.0)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": BODY})
+    class Backend(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.buffer = b""
 
-    uvicorn.run(app, host="127.0.0.1", port=port, **_uvicorn_kwargs())
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:  # GETs only: no request body
+                _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+                loop.call_later(delay, self.answer)
+
+        def answer(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(answer)
+
+    async def main() -> None:
+        server = await loop.create_server(Backend, "127.0.0.1", port)
+        await server.serve_forever()
+
+    loop = uvloop.new_event_loop()
+    loop.run_until_complete(main())
 
 
 def serve_proxy(config_path: str, port: int) -> None:
@@ -89,11 +112,6 @@ def serve_proxy(config_path: str, port: int) -> None:
     uvicorn.run(proxy, host="127.0.0.1", port=port, **kwargs)
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100.0 * len(ordered)))]
-
-
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
@@ -112,55 +130,32 @@ def _wait_idle(pid: int, quiet: float = 0.4, cap: float = 15.0) -> None:
             return
 
 
-async def _phase(url: str, seconds: float, connections: int) -> list[float]:
-    """Closed-loop GETs of ``url/<n>`` on ``connections`` connections; latencies in ms."""
-    import aiohttp
-
-    lat: list[float] = []
-    errors = 0
-    end = time.monotonic() + seconds
-
-    async def worker(n: int, session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        i = n
-        while time.monotonic() < end:
-            i += connections
-            t0 = time.perf_counter()
-            async with session.get(f"{url}/{i}") as resp:
-                await resp.read()
-                ok = resp.status == 200
-            if ok:
-                lat.append((time.perf_counter() - t0) * 1000.0)
-            else:
-                errors += 1
-
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(n, session) for n in range(connections)))
-    if errors:
-        raise RuntimeError(f"{errors} requests failed")
-    return lat
+def _phase(url: str, seconds: float, connections: int) -> tuple[float, float, int]:
+    """wrk (closed loop, ``connections`` connections) on ``url``: p50 and p99 in ms and
+    the number of requests; any failed request fails the bench."""
+    _, p50, p99, total = _wrk(url, max(1, round(seconds)), connections)
+    return p50, p99, total
 
 
 def _run_phases(
     base: str, proxy_pid: int, args: argparse.Namespace
 ) -> dict[str, list[dict[str, float]]]:
-    asyncio.run(_phase(f"{base}/pass", args.warmup, args.connections))  # pools, caches
-    asyncio.run(_phase(f"{base}/shadow", args.warmup, args.connections))
+    _phase(f"{base}/pass/1", args.warmup, args.connections)  # pools, caches
+    _phase(f"{base}/shadow/1", args.warmup, args.connections)
     _wait_idle(proxy_pid)
     phases: dict[str, list[dict[str, float]]] = {"pass": [], "shadow": []}
     for n in range(args.phases):
         for kind in ("pass", "shadow") if n % 2 == 0 else ("shadow", "pass"):
             before = _cpu_ticks(proxy_pid)
-            lat = asyncio.run(_phase(f"{base}/{kind}", args.phase_seconds, args.connections))
+            p50, p99, total = _phase(f"{base}/{kind}/1", args.phase_seconds, args.connections)
             _wait_idle(proxy_pid)
             ticks = _cpu_ticks(proxy_pid) - before
             phases[kind].append(
                 {
-                    "requests": len(lat),
-                    "p50_ms": round(_pct(lat, 50), 3),
-                    "p99_ms": round(_pct(lat, 99), 3),
-                    "cpu_us_per_request": round(ticks / CLK_TCK * 1e6 / len(lat), 1),
+                    "requests": total,
+                    "p50_ms": round(p50, 3),
+                    "p99_ms": round(p99, 3),
+                    "cpu_us_per_request": round(ticks / CLK_TCK * 1e6 / total, 1),
                 }
             )
     return phases
@@ -197,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from strangler.report import build_report
     from strangler.store import Store
 
+    _ensure_tools()  # wrk (and nginx, unused here) from Debian's packages
     load_before = os.getloadavg()[0]
     legacy_port, new_port, proxy_port = free_port(), free_port(), free_port()
     new_ms = args.legacy_ms * 10
