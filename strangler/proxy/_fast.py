@@ -1,20 +1,23 @@
-"""The fast path of ``strangler serve``: passthrough requests relayed at the protocol level.
+"""The fast path of ``strangler serve``: requests relayed at the protocol level.
 
-uvicorn parses each request and builds its request cycle as usual. When the cycle is about
-to start the ASGI app, :class:`FastPath` may take it instead: a request whose route sends it
-to one side, with no shadow call, no auth bridge and a small body of known length. Once
-the request is complete, its head and body go out in one write on an idle pooled
-connection, and the answer comes back through the connection's parser callbacks: the head
-framed exactly as uvicorn frames what the ASGI path sends (same status line, headers,
-``connection: close`` and chunking rules), the body relayed as it arrives, with no task,
-no ASGI message and no per-chunk coroutine.
+uvicorn parses each request head. Once the head is complete, and before uvicorn builds a
+request cycle for it, :class:`FastPath` may take the request: one whose route is not in an
+auth domain, with a small body of known length (at most ``proxy.max_body``). Such a request
+gets no uvicorn cycle (the relay stands in for one). Once the request is complete, its
+head and body go out in one write on an idle pooled connection, and the answer comes back
+through that connection's parser callbacks. Whatever one read from the upstream brings
+leaves in one write to the client: the head framed exactly as uvicorn frames what the ASGI
+path sends (same status line, headers, ``connection: close`` and chunking rules) and the
+body as it arrives, with no task, no ASGI message and no per-chunk coroutine. A shadowed
+request keeps what the comparison needs and hands the ASGI path's exchange to the shadow
+runner.
 
 Anything else runs the ASGI app, unchanged: no idle connection ready, a connection that
 turns out closed before answering (the ASGI path opens a fresh one), a failure that allows
 a replay on legacy, a canary answer from new that falls back. The decision already made
-travels with the request, so a canary request is never drawn twice. Errors the client must
-see are answered by the ASGI path's own code, through uvicorn. Measured in
-docs/architecture.md ("The fast path").
+travels with the request, so a canary request is never drawn twice and a shadowed one is
+sampled once. Errors the client must see are answered by the ASGI path's own code,
+through uvicorn. Measured in docs/architecture.md ("The fast path").
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ class _HeadHolder:
 class ProxyHTTPProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol writing short answers in one piece (``http=`` setting),
     with the proxy's fast path (:mod:`strangler.proxy._fast`) taking the requests it can
-    before uvicorn starts the ASGI app for them."""
+    before uvicorn builds a request cycle for them (pipelined ones: before it starts the
+    ASGI app)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
