@@ -6,7 +6,10 @@ runner, starts the recorder's writer thread on startup and drains both on shutdo
     proxy = Proxy(config)
     runner = attach_shadow(proxy, config, store)
 
-Shadow calls go through the proxy's own backend pools with the route's shadow timeout
+Shadow calls go through connection pools of their own (one per HTTP backend, with the
+backend's settings and ``max_connections``), never the pools client requests take their
+connections from: a slow candidate cannot make a client wait for a connection. In-process
+backends are shared (they have no pool). Each call has the route's shadow timeout
 (``shadow.timeout``); an answer is read up to ``shadow.body_cap`` bytes. A timeout is a
 drop (counted in ``strangler_shadow_dropped_total{reason="timeout"}``), never a wait.
 
@@ -30,14 +33,14 @@ from shadow.rules import Rules, route_rules
 from shadow.runner import Caller, RouteShadow, RunnerSettings, ShadowResult, ShadowRunner
 from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
 from strangler.auth import BridgeFailed
-from strangler.backends import UpstreamRequest
+from strangler.backends import Backend, HTTPBackend, UpstreamRequest
 from strangler.config import Config, Timeouts
 from strangler.lifecycle import Component, Lifecycle
 from strangler.proxy import HOP_BY_HOP, Proxy
 from strangler.recorder import Recorder, load_noise
 from strangler.store import Store
 
-__all__ = ["attach_shadow", "route_plan", "shadow_components"]
+__all__ = ["ShadowPools", "attach_shadow", "route_plan", "shadow_components"]
 
 log = logging.getLogger("strangler.shadow")
 
@@ -65,11 +68,36 @@ def route_plan(config: Config, route: str) -> RouteShadow:
     )
 
 
-def _caller(proxy: Proxy, config: Config) -> Caller:
+class ShadowPools:
+    """The backends shadow calls go through: for each HTTP backend of the proxy, a sibling
+    with the same settings and a pool of its own (made at its first call); in-process
+    backends as they are."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.backends: dict[str, Backend] = {}
+
+    def __getitem__(self, side: str) -> Backend:
+        found = self.backends.get(side)
+        if found is None:
+            base = self.proxy.backends[side]
+            found = HTTPBackend(base.name, base.config) if isinstance(base, HTTPBackend) else base
+            self.backends[side] = found
+        return found
+
+    async def aclose(self) -> None:
+        """Close the pools made here (after the runner stopped calling)."""
+        owned = [b for side, b in self.backends.items() if b is not self.proxy.backends[side]]
+        self.backends.clear()
+        for backend in owned:
+            await backend.aclose()
+
+
+def _caller(proxy: Proxy, config: Config, pools: ShadowPools) -> Caller:
     hop = {h.decode("latin-1") for h in HOP_BY_HOP}
 
     async def call(side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
-        backend = proxy.backends[side]
+        backend = pools[side]
         timeouts = timeouts_for(side, request.route)
         target = request.path + (f"?{request.query}" if request.query else "")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
@@ -165,8 +193,9 @@ def shadow_components(
         on_drop=proxy.metrics.dropped,
         on_record=count,
     )
+    pools = ShadowPools(proxy)
     runner = ShadowRunner(
-        _caller(proxy, config),
+        _caller(proxy, config, pools),
         lambda route: route_plan(config, route),
         rec,
         max_in_flight=config.shadow.max_in_flight,
@@ -187,8 +216,10 @@ def shadow_components(
             except StoreError as exc:  # keep serving; noise is learned again from scratch
                 log.warning("learned noise not loaded: %s", exc)
 
+    # stopped bottom up: the runner's calls end, then their pools close, then the recorder
     return runner, [
         Component("shadow recorder", start_recorder, stop_recorder),
+        Component("shadow pools", None, pools.aclose),
         Component("shadow runner", seed_runner, runner.aclose),
     ]
 
