@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from shadow.runner import ShadowRunner
 from strangler.config import parse_config
-from strangler.proxy import Proxy
+from strangler.proxy import SERVER_SETTINGS, Proxy
 from strangler.recorder import Recorder
 from strangler.shadowing import attach_shadow
 from strangler.store import Store
@@ -80,12 +80,15 @@ class Shadowed:
             return list(s.scalars(q).all())
 
 
-@pytest.fixture
+@pytest.fixture(params=["fast path", "asgi path"])
 def shadowed(
-    serve: Callable[..., LiveServer], sqlite_url: str
+    request: pytest.FixtureRequest, serve: Callable[..., LiveServer], sqlite_url: str
 ) -> Iterator[Callable[..., Shadowed]]:
     """``shadowed(routes, store_url=None, recorder=None, **config)``: a served proxy shadowing
-    to new (``recorder``: the :class:`Recorder`'s options, its defaults otherwise)."""
+    to new (``recorder``: the :class:`Recorder`'s options, its defaults otherwise). Each
+    test runs twice: served as ``strangler serve`` serves it (the client's request relayed
+    by the fast path), and by plain uvicorn (the ASGI path)."""
+    server_settings: dict[str, Any] = SERVER_SETTINGS if request.param == "fast path" else {}
     stores: list[Store] = []
 
     def make(
@@ -113,7 +116,7 @@ def shadowed(
         runner = attach_shadow(proxy, cfg, store, recorder=given)
         sink = runner.sink
         assert isinstance(sink, Recorder)
-        live = serve(proxy)
+        live = serve(proxy, **server_settings)
         return Shadowed(live.url, proxy, runner, sink, store, legacy, new, sandbox, live)
 
     yield make
