@@ -242,7 +242,10 @@ class ProxySettings(Frozen):
     poll_interval: float = Field(1.0, gt=0, description="seconds between live-state polls")
     fast_path: bool = Field(
         True,
-        description="strangler serve relays passthrough requests without ASGI (false: never)",
+        description=(
+            "strangler serve relays passthrough and shadowed requests without ASGI "
+            "(false: never)"
+        ),
     )
 
     @field_validator("trusted_proxies")
