@@ -243,8 +243,7 @@ class ProxySettings(Frozen):
     fast_path: bool = Field(
         True,
         description=(
-            "strangler serve relays passthrough and shadowed requests without ASGI "
-            "(false: never)"
+            "strangler serve relays passthrough and shadowed requests without ASGI (false: never)"
         ),
     )
 
