@@ -327,7 +327,7 @@ def test_idle_client_connections_close_after_the_keep_alive_timeout(
             time.sleep(0.3)
         assert sock.recv(1) == b""  # closed by the proxy, after the timeout
         idle = time.monotonic() - answered
-    assert 0.9 <= idle < 3.0, idle
+    assert 0.5 <= idle < 3.0, idle  # about the 1 s timeout (the client reads a little late)
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast path", "asgi path"])
