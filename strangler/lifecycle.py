@@ -2,8 +2,8 @@
 
 :func:`strangler.app.create_app` declares the list once::
 
-    store -> live state -> shadow recorder -> shadow runner -> traffic recorder
-          -> live discovery -> rollback monitor -> admin side
+    store -> live state -> shadow recorder -> shadow pools -> shadow runner
+          -> traffic recorder -> live discovery -> rollback monitor -> admin side
           (or, for workers: shared counters, traffic recorder, live discovery, leadership)
 
 A component that fails to start stops the ones already started (in reverse) before the

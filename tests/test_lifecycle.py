@@ -70,6 +70,7 @@ def test_create_app_declares_the_whole_order_in_one_place(tmp_path: Path) -> Non
         "store",
         "live state",
         "shadow recorder",
+        "shadow pools",
         "shadow runner",
         "traffic recorder",
         "live discovery",
