@@ -141,16 +141,10 @@ class _Connection(asyncio.Protocol):
             return
         self.last_io = self.loop.time()
         self.answered = True
-        relay = self.relay
-        if relay is None:
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserError as exc:
-                self.fail(UpstreamError(self.backend.name, self.route, f"invalid answer: {exc}"))
-            return
         # A relayed exchange is woken once per read, after the parser saw all of it: head,
         # body and end that came together leave together.
-        self.feeding = True
+        relay = self.relay
+        self.feeding = relay is not None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -158,7 +152,8 @@ class _Connection(asyncio.Protocol):
             self.fail(UpstreamError(self.backend.name, self.route, f"invalid answer: {exc}"))
             return
         self.feeding = False
-        relay.wake()
+        if relay is not None:
+            relay.wake()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows

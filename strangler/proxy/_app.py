@@ -31,7 +31,7 @@ from strangler.backends import Backend, UpstreamRequest, UpstreamResponse, build
 from strangler.config import SAFE_METHODS, Config, Timeouts
 from strangler.lifecycle import Lifecycle
 from strangler.metrics import ProxyMetrics
-from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody
+from strangler.proxy._body import BodyTooLarge, ClientDisconnected, RequestBody, keep_copy
 from strangler.proxy._fast import HANDOFF, FastPath
 from strangler.proxy._headers import ForwardedRequest, HeaderPolicy
 from strangler.proxy._paths import BadPath, PathPolicy, match_path, normalise_path
@@ -332,10 +332,7 @@ class Proxy:
             if method != "HEAD" and status not in _NO_BODY_STATUS and status >= 200:
                 async for chunk in resp.stream():
                     if copy is not None:
-                        if len(copy) + len(chunk) > cap:
-                            copy = None
-                        else:
-                            copy += chunk
+                        copy = keep_copy(copy, chunk, cap)
                     if learn is not None:
                         learn += chunk
                     # The last chunk is sent as the last message (one write less).

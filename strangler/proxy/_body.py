@@ -12,7 +12,16 @@ from collections.abc import AsyncIterator
 
 from strangler._types import Receive
 
-__all__ = ["BodyTooLarge", "ClientDisconnected", "RequestBody"]
+__all__ = ["BodyTooLarge", "ClientDisconnected", "RequestBody", "keep_copy"]
+
+
+def keep_copy(copy: bytearray | None, chunk: bytes, cap: int) -> bytearray | None:
+    """``copy`` (a body copied for the shadow comparison) with ``chunk`` added, or None
+    once it would grow over ``cap`` bytes: over its cap a body is not copied at all."""
+    if copy is None or len(copy) + len(chunk) > cap:
+        return None
+    copy += chunk
+    return copy
 
 
 class BodyTooLarge(Exception):
@@ -94,12 +103,8 @@ class RequestBody:
         if self.size > self.limit:
             self.exceeded = True
             raise BodyTooLarge
-        copy = self.copy
-        if copy is not None and self.capture is not None:
-            if len(copy) + len(chunk) > self.capture:
-                self.copy = None
-            else:
-                copy += chunk
+        if self.copy is not None and self.capture is not None:
+            self.copy = keep_copy(self.copy, chunk, self.capture)
 
     async def _stream(self) -> AsyncIterator[bytes]:
         self.started = True

@@ -36,6 +36,7 @@ from strangler.backends import UpstreamRequest
 from strangler.backends._base import RelayExchange
 from strangler.backends._reuse import may_resend
 from strangler.config import SAFE_METHODS
+from strangler.proxy._body import keep_copy
 from strangler.routing import Decision, Route, decide
 
 if TYPE_CHECKING:
@@ -241,24 +242,20 @@ class _Relay:
             out = self._head(conn)
         else:
             out = b""
-        if conn.error is not None:
+        if conn.error is not None or self.protocol.flow.write_paused:
+            # a broken answer (the client sees it cut), or a client that reads slowly
+            # (resume_writing wakes us again): the head, if new, goes out alone
             if out:
                 self.transport.write_now(out)
-            self._cut(conn, conn.error)
+            if conn.error is not None:
+                self._cut(conn, conn.error)
             return
-        if self.protocol.flow.write_paused:
-            if out:
-                self.transport.write_now(out)
-            return  # the client reads slowly: resume_writing wakes us again
         # What came in one read leaves in one write: head, body bytes and the end.
         data = conn.take_body()
         if data and self.method != "HEAD":
             out += b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
             if self.shadow is not None and self.copy is not None:
-                if len(self.copy) + len(data) > self.route.shadow.body_cap:
-                    self.copy = None  # over the cap: compared without its body
-                else:
-                    self.copy += data
+                self.copy = keep_copy(self.copy, data, self.route.shadow.body_cap)
         end = conn.done and conn.at_eof()
         if end and self.chunked:
             out += b"0\r\n\r\n"

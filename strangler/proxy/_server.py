@@ -134,7 +134,8 @@ class ProxyHTTPProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A request uvicorn built a cycle for: pipelined behind another, or one the
-        # override above left to uvicorn (which the fast path then refuses again, cheaply).
+        # override above left to uvicorn (HTTP/1.0 and Expect are refused here again; an
+        # upgrade uvicorn does not act on, such as h2c, is judged by `take` as any request).
         fast = self._fast
         if (
             fast is not None
