@@ -104,6 +104,11 @@ _URL_PARAM = re.compile(r"([?&;])([^=&#\s\"'<>]+)=([^&#\s\"'<>]*)")
 # Key names that hold secrets, wherever they appear (a substring of the lower-cased name)
 _SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "api-key")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+# Identifiers whose digit runs pass a checksum by chance (about 1 in 500 random UUIDs holds a
+# Luhn-valid run, 1 in 100 upper-case MD5s): a card number or an IBAN is never part of one.
+_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{16,}")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -131,13 +136,31 @@ def is_iban(text: str) -> bool:
     return int(number) % 97 == 1
 
 
+def _in_identifier(match: re.Match[str]) -> bool:
+    """Whether ``match`` lies inside a UUID or a hex digest (a run of 16+ hex digits with a
+    letter after its first two characters, so that ``DE89...`` stays an IBAN)."""
+    text, start, end = match.string, match.start(), match.end()
+    while start and text[start - 1] in _ID_CHARS:
+        start -= 1
+    while end < len(text) and text[end] in _ID_CHARS:
+        end += 1
+    token = text[start:end]
+    if _UUID.fullmatch(token):
+        return True
+    return bool(_HEX_DIGEST.fullmatch(token)) and any(c.isalpha() for c in token[2:])
+
+
 def _card(match: re.Match[str]) -> str:
+    if _in_identifier(match):
+        return match.group()
     digits = re.sub(r"[ \-+./_]", "", match.group())
     return REDACTED if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
 
 
 def _iban(match: re.Match[str]) -> str:
     text = match.group()
+    if _in_identifier(match):
+        return text
     # The match may run into a following upper-case word: try shorter prefixes too.
     for end in range(len(text), 14, -1):
         if text[end - 1] != " " and is_iban(text[:end]):

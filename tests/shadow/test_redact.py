@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import random
 import re
+import uuid
 
 import orjson
 import pytest
@@ -38,6 +40,37 @@ def test_luhn_and_iban_checksums() -> None:
 )
 def test_text(text: str, expected: str) -> None:
     assert Redactor().text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "7ed06371-2639-4518-b9db-bb2af43e2ebd",  # a Luhn-valid run inside a UUID
+        "12345678-1234-1234-1234-123456789012",  # a UUID of digits only
+        "869EF0E73063880705488D54EB041BE5",  # an upper-case MD5 with a Luhn-valid run
+        "8f9bb035970c7236ce811d4a3b95582369588838",  # a SHA-1 ending in one
+    ],
+)
+def test_identifiers_are_not_card_numbers(identifier: str) -> None:
+    """A masked or compared id must reach the diff whole: a UUID or digest is never a secret."""
+    r = Redactor()
+    assert r.text(f"ref {identifier}.") == f"ref {identifier}."
+    assert r.json({"id": identifier, "card": f"paid with {CARD}"}) == {
+        "id": identifier,
+        "card": f"paid with {REDACTED}",
+    }
+
+
+def test_random_identifiers_pass_whole_and_ibans_still_do_not() -> None:
+    rng = random.Random(16)
+    r = Redactor()
+    for _ in range(5000):
+        bits = rng.getrandbits(128)
+        for ident in (str(uuid.UUID(int=bits, version=4)), f"{bits:032X}", f"{bits:040x}"):
+            assert r.text(ident) == ident
+    # An IBAN's country letters are hex letters too: it stays a secret.
+    assert r.text("to DE89370400440532013000 now") == f"to {REDACTED} now"
+    assert r.text("pay 4111111111111111") == f"pay {REDACTED}"
 
 
 def test_secret_headers_default_and_configured() -> None:
