@@ -37,6 +37,7 @@ from bench._net import free_port, wait_port
 from bench.bench_proxy import _ensure_tools, _wrk
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PIN_ENV = "STRANGLER_BENCH_PROXY_CPU"
 
 BODY = json.dumps(
     {"id": 1, "name": "Acme", "items": [{"sku": f"SKU-{i:04d}", "qty": i} for i in range(30)]}
@@ -102,6 +103,9 @@ def serve_proxy(config_path: str, port: int) -> None:
     from strangler.shadowing import attach_shadow
     from strangler.store import Store
 
+    pinned = os.environ.get(PIN_ENV)
+    if pinned:  # --pin: the proxy alone on its core
+        os.sched_setaffinity(0, {int(pinned)})
     cfg = load_config(config_path)
     store = Store(cfg.store)
     store.ensure_schema()
@@ -112,9 +116,14 @@ def serve_proxy(config_path: str, port: int) -> None:
     uvicorn.run(proxy, host="127.0.0.1", port=port, **kwargs)
 
 
-def _cpu_ticks(pid: int) -> int:
+def _cpu_split(pid: int) -> tuple[int, int]:
+    """(user, system) CPU ticks of ``pid``, its threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return int(fields[11]), int(fields[12])
+
+
+def _cpu_ticks(pid: int) -> int:
+    return sum(_cpu_split(pid))
 
 
 def _wait_idle(pid: int, quiet: float = 0.4, cap: float = 15.0) -> None:
@@ -146,16 +155,18 @@ def _run_phases(
     phases: dict[str, list[dict[str, float]]] = {"pass": [], "shadow": []}
     for n in range(args.phases):
         for kind in ("pass", "shadow") if n % 2 == 0 else ("shadow", "pass"):
-            before = _cpu_ticks(proxy_pid)
+            user0, sys0 = _cpu_split(proxy_pid)
             p50, p99, total = _phase(f"{base}/{kind}/1", args.phase_seconds, args.connections)
             _wait_idle(proxy_pid)
-            ticks = _cpu_ticks(proxy_pid) - before
+            user1, sys1 = _cpu_split(proxy_pid)
+            ticks = user1 - user0 + sys1 - sys0
             phases[kind].append(
                 {
                     "requests": total,
                     "p50_ms": round(p50, 3),
                     "p99_ms": round(p99, 3),
                     "cpu_us_per_request": round(ticks / CLK_TCK * 1e6 / total, 1),
+                    "sys_us_per_request": round((sys1 - sys0) / CLK_TCK * 1e6 / total, 1),
                 }
             )
     return phases
@@ -172,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--legacy-ms", type=float, default=1.0, help="legacy's answer time")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the proxy alone on the last core, wrk and the backends on the others "
+        "(steadier figures for comparing two trees; the proxy gets one core)",
+    )
     parser.add_argument(
         "--serve-backend", nargs=2, metavar=("PORT", "DELAY_MS"), help=argparse.SUPPRESS
     )
@@ -215,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         me = [sys.executable, "-m", "bench.bench_shadow"]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        if args.pin:
+            cores = sorted(os.sched_getaffinity(0))
+            if len(cores) < 2:
+                parser.error("--pin needs two cores or more")
+            os.sched_setaffinity(0, cores[:-1])  # this process, wrk and the backends
+            env[PIN_ENV] = str(cores[-1])
         try:
             for port, ms in ((legacy_port, args.legacy_ms), (new_port, new_ms)):
                 procs.append(
@@ -247,11 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         "new_ms": new_ms,
         "connections": args.connections,
         "phase_seconds": args.phase_seconds,
+        "pinned": args.pin,
         "phases": phases,
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
     }
     for kind in ("pass", "shadow"):
-        for key in ("p50_ms", "p99_ms", "cpu_us_per_request"):
+        for key in ("p50_ms", "p99_ms", "cpu_us_per_request", "sys_us_per_request"):
             figures[f"{kind}_{key}"] = _median(phases[kind], key)
     ratios = {
         "p50_ratio": (figures["shadow_p50_ms"] / figures["pass_p50_ms"], 1.1),
@@ -273,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {kind:<7} p50 {figures[f'{kind}_p50_ms']:7.2f} ms  p99 {figures[f'{kind}_p99_ms']:7.2f} ms"
             f"  CPU {figures[f'{kind}_cpu_us_per_request']:7.1f} µs/request"
+            f" (kernel {figures[f'{kind}_sys_us_per_request']:.1f})"
             f"  ({sum(int(p['requests']) for p in phases[kind])} requests)"
         )
     missed = []

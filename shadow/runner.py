@@ -2,7 +2,9 @@
 
 The proxy calls :meth:`ShadowRunner.submit` after the client has its whole answer;
 ``submit`` is synchronous and never waits: it decides (write policy, caps, in-flight bound,
-noise sampling) and starts a task. The task calls the candidate side (and, for a noise
+noise sampling) and starts the call. A call the caller's ``start`` can begin at once (an
+idle pooled HTTP connection, no noise replay) runs without a task: the answer's arrival
+compares and records it. Otherwise a task calls the candidate side (and, for a noise
 sample, the primary side a second time) under the route's timeout, compares, splits real
 differences from learned noise and passes a :class:`ShadowResult` to the sink (the
 recorder). Whatever is over a bound is dropped and counted, never queued. The caller
@@ -24,9 +26,10 @@ The runner does no I/O itself: the ``call`` function (given by the proxy's wirin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,11 +46,13 @@ __all__ = [
     "MARKER_HEADER",
     "SAFE_METHODS",
     "Caller",
+    "Done",
     "ResultSink",
     "RouteShadow",
     "RunnerSettings",
     "ShadowResult",
     "ShadowRunner",
+    "Starter",
 ]
 
 log = logging.getLogger("strangler.shadow")
@@ -58,6 +63,11 @@ SWEEP_INTERVAL = 0.1  # seconds between two looks for calls past their route's t
 
 #: ``call(side, request, body_cap)``: the side's answer; errors come back as ``error``.
 Caller = Callable[[str, CapturedRequest, int], Awaitable[CapturedResponse]]
+#: What a call started by a :data:`Starter` ends with: the answer, or None on a timeout.
+Done = Callable[[CapturedResponse | None], None]
+#: ``start(side, request, body_cap, done)``: begin the call now, without a task, when the
+#: side can (True; ``done`` is called once, later); False when it cannot (``call`` then).
+Starter = Callable[[str, CapturedRequest, int, Done], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +147,10 @@ class ShadowRunner:
         max_in_flight: int = 64,
         sides: frozenset[str] = frozenset({"legacy", "new"}),
         rand: Callable[[], float] = random.random,
+        start: Starter | None = None,
     ) -> None:
         self._call = call
+        self._start = start
         self._plan_of = plan
         self._plans: dict[str, RouteShadow] = {}
         self._sink = sink
@@ -154,7 +166,9 @@ class ShadowRunner:
         self._sweeper: asyncio.TimerHandle | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
+        self._drained: asyncio.Future[None] | None = None  # set by aclose, done at 0 in flight
         self.submitted = 0
+        self.started_directly = 0  # calls begun by ``start``, without a task
 
     @property
     def sink(self) -> ResultSink:
@@ -226,8 +240,45 @@ class ShadowRunner:
         )
         self._in_flight += 1
         self._per_route[route] = busy + 1
+        # Begun once the callbacks ready now have run: the clients whose answers came in the
+        # same turn of the loop get them before any shadow work is done.
+        asyncio.get_running_loop().call_soon(self._begin, plan, exchange, target, noise)
+
+    def _begin(self, plan: RouteShadow, exchange: Exchange, target: str, noise: bool) -> None:
+        """Start the call ``submit`` let through (its in-flight place is taken)."""
+        request = exchange.request
+        if self._closed:  # closing began in between
+            self._sink.drop(plan.route, "shutting_down")
+            self._release(plan.route)
+            return
+        # The candidate is told it is shadowed; the noise call replays the primary's own
+        # request exactly (a legacy endpoint that echoes headers must not learn the marker
+        # as noise).
+        marked = CapturedRequest(  # dataclasses.replace costs several times more
+            request.method,
+            request.path,
+            request.query,
+            (*request.headers, MARKER_HEADER),
+            request.body,
+            request.route,
+            request.sticky_key,
+        )
+        if not noise and self._start is not None:
+
+            def done(candidate: CapturedResponse | None) -> None:
+                self._answered(plan, exchange, target, candidate)
+
+            try:
+                if self._start(target, marked, plan.settings.body_cap, done):
+                    self.started_directly += 1
+                    return
+            except Exception:  # a broken starter costs the task path, never the call
+                log.exception("shadow call could not start for %s", plan.route)
+        self._spawn(plan, self._run(plan, exchange, target, marked, noise))
+
+    def _spawn(self, plan: RouteShadow, coro: Coroutine[None, None, None]) -> None:
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._run(plan, exchange, target, noise))
+        task = loop.create_task(coro)
         # One sweep later than the timeout: a caller that keeps the deadline itself (the HTTP
         # backends do) always ends first, so a noise call's late primary answer is still
         # given up alone and the candidate's verdict kept.
@@ -284,28 +335,87 @@ class ShadowRunner:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, compare, a, b, rules)
 
-    async def _run(self, plan: RouteShadow, exchange: Exchange, target: str, noise: bool) -> None:
+    def _answered(
+        self, plan: RouteShadow, exchange: Exchange, target: str, candidate: CapturedResponse | None
+    ) -> None:
+        """The end of a call begun by ``start``: judge and record it here, on the loop, or in
+        a task when the pair is large enough to be compared in the worker thread."""
+        route = plan.route
+        handed_on = False
+        try:
+            if candidate is None:
+                self._sink.drop(route, "timeout")
+            elif self._closed and candidate.error is not None:
+                self._sink.drop(route, "shutting_down")  # its pool was closed under it
+            elif len(candidate.body or b"") + len(exchange.primary.body or b"") > (
+                INLINE_COMPARE_BYTES
+            ):
+                self._spawn(plan, self._run(plan, exchange, target, None, False, candidate))
+                handed_on = True  # the task holds the in-flight place now
+            else:
+                primary = exchange.primary
+                if exchange.primary_side == "legacy":
+                    verdict = compare(primary, candidate, plan.rules)
+                else:
+                    verdict = compare(candidate, primary, plan.rules)
+                self._judged(plan, exchange, target, candidate, None, verdict, None)
+        except Exception:
+            log.exception("shadow call failed for %s", route)
+            self._sink.drop(route, "error")
+        finally:
+            if not handed_on:
+                self._release(route)
+
+    def _release(self, route: str) -> None:
+        """A call's in-flight place is free again."""
+        self._in_flight -= 1
+        self._per_route[route] -= 1
+        drained = self._drained
+        if drained is not None and not self._in_flight and not drained.done():
+            drained.set_result(None)
+
+    def _judged(
+        self,
+        plan: RouteShadow,
+        exchange: Exchange,
+        target: str,
+        candidate: CapturedResponse,
+        again: CapturedResponse | None,
+        verdict: Verdict,
+        second: Verdict | None,
+    ) -> None:
+        """Split real differences from learned noise and hand the result to the sink."""
+        verdict = classify(verdict, second, plan.noise)
+        request, primary_side, primary = exchange.request, exchange.primary_side, exchange.primary
+        done = Exchange(request, primary_side, primary, candidate, again, exchange.notes)
+        result = ShadowResult(
+            plan.route, datetime.now(UTC), done, target, verdict, second, plan.redactor
+        )
+        self._sink.record(result)
+
+    async def _run(
+        self,
+        plan: RouteShadow,
+        exchange: Exchange,
+        target: str,
+        marked: CapturedRequest | None,
+        noise: bool,
+        candidate: CapturedResponse | None = None,
+    ) -> None:
+        """Call the candidate with ``marked`` (and replay the primary's request for a noise
+        sample), or judge the ``candidate`` answer a started call already got."""
         route = plan.route
         request, primary_side, primary = exchange.request, exchange.primary_side, exchange.primary
         try:
-            # The candidate is told it is shadowed; the noise call replays the primary's own
-            # request exactly (a legacy endpoint that echoes headers must not learn the
-            # marker as noise).
-            marked = CapturedRequest(  # dataclasses.replace costs several times more
-                request.method,
-                request.path,
-                request.query,
-                (*request.headers, MARKER_HEADER),
-                request.body,
-                request.route,
-                request.sticky_key,
-            )
-            if noise:
-                candidate, again = await asyncio.gather(
-                    self._timed(target, marked, plan), self._timed(primary_side, request, plan)
-                )
-            else:
-                candidate, again = await self._timed(target, marked, plan), None
+            again = None
+            if marked is not None:
+                if noise:
+                    candidate, again = await asyncio.gather(
+                        self._timed(target, marked, plan),
+                        self._timed(primary_side, request, plan),
+                    )
+                else:
+                    candidate = await self._timed(target, marked, plan)
             if candidate is None:
                 self._sink.drop(route, "timeout")
                 return
@@ -317,11 +427,7 @@ class ShadowRunner:
             second = None
             if again is not None and again.error is None:
                 second = await self._compare(primary, again, plan.rules)
-            verdict = classify(verdict, second, plan.noise)
-            done = Exchange(request, primary_side, primary, candidate, again, exchange.notes)
-            self._sink.record(
-                ShadowResult(route, datetime.now(UTC), done, target, verdict, second, plan.redactor)
-            )
+            self._judged(plan, exchange, target, candidate, again, verdict, second)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task in self._expired:  # cancelled by the sweeper
@@ -334,18 +440,25 @@ class ShadowRunner:
             log.exception("shadow call failed for %s", route)
             self._sink.drop(route, "error")
         finally:
-            self._in_flight -= 1
-            self._per_route[route] -= 1
+            self._release(route)
 
     async def aclose(self, grace: float = 2.0) -> None:
         """Stop taking work; wait up to ``grace`` seconds for calls in flight, cancel the rest."""
         self._closed = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        # Calls begun without a task end by themselves (their connection's deadline), or are
+        # dropped as ``shutting_down`` when their pool closes after this.
+        if self._in_flight:
+            self._drained = loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained, max(deadline - loop.time(), 0.0))
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

@@ -286,7 +286,11 @@ class Recorder:
 
     @staticmethod
     def _minute(batch: _Batch, route: str, at: datetime) -> MinuteCounts:
-        key = (route, at.replace(second=0, microsecond=0))
+        return Recorder._minute_at(batch, route, at.replace(second=0, microsecond=0))
+
+    @staticmethod
+    def _minute_at(batch: _Batch, route: str, minute_at: datetime) -> MinuteCounts:
+        key = (route, minute_at)
         found = batch.minutes.get(key)
         if found is None:
             found = batch.minutes[key] = MinuteCounts()
@@ -295,7 +299,7 @@ class Recorder:
     def _absorb(self, result: ShadowResult, batch: _Batch) -> None:
         route, verdict = result.route, result.verdict
         minute_at = result.at.replace(second=0, microsecond=0)
-        minute = self._minute(batch, route, result.at)
+        minute = self._minute_at(batch, route, minute_at)
         minute.requests += 1
         outcome = verdict.outcome
         if outcome == "not_compared":
@@ -316,7 +320,8 @@ class Recorder:
         candidate = result.candidate
         if candidate is not None and candidate.error is None:
             _side_hist(minute, result.candidate_side).add(candidate.elapsed_ms)
-        self._count_fields(result, batch, minute_at, minute)
+        if verdict.differences or verdict.noise or result.second is not None:
+            self._count_fields(result, batch, minute_at, minute)
         if self._keep(result, minute_at):
             batch.samples.append(self._sample(result))
 
@@ -351,14 +356,14 @@ class Recorder:
 
     def _keep(self, result: ShadowResult, minute_at: datetime) -> bool:
         verdict = result.verdict
-        hour = minute_at.replace(minute=0)
         if verdict.outcome == "mismatch":
+            hour = minute_at.replace(minute=0)
             key = (result.route, "mismatch", verdict.fields[0] if verdict.fields else "", hour)
             cap = self._mismatch_cap
         else:
-            if self._rand() >= self._match_sample:
+            if self._rand() >= self._match_sample:  # most matches: nothing more to do
                 return False
-            key = (result.route, verdict.outcome, "", hour)
+            key = (result.route, verdict.outcome, "", minute_at.replace(minute=0))
             cap = self._match_cap
         kept = self._kept.get(key, 0)
         if kept >= cap:

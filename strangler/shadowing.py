@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -30,10 +31,20 @@ from shadow.exchange import CapturedRequest, CapturedResponse
 from shadow.noise import RouteNoise
 from shadow.redact import Redactor
 from shadow.rules import Rules, route_rules
-from shadow.runner import Caller, RouteShadow, RunnerSettings, ShadowResult, ShadowRunner
+from shadow.runner import (
+    Caller,
+    Done,
+    RouteShadow,
+    RunnerSettings,
+    ShadowResult,
+    ShadowRunner,
+    Starter,
+)
 from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
 from strangler.auth import BridgeFailed
-from strangler.backends import Backend, HTTPBackend, UpstreamRequest
+from strangler.backends import Backend, HTTPBackend, RawHeaders, UpstreamRequest
+from strangler.backends._base import RelayExchange
+from strangler.backends._reuse import may_resend
 from strangler.config import Config, Timeouts
 from strangler.lifecycle import Component, Lifecycle
 from strangler.proxy import HOP_BY_HOP, Proxy
@@ -93,8 +104,87 @@ class ShadowPools:
             await backend.aclose()
 
 
-def _caller(proxy: Proxy, config: Config, pools: ShadowPools) -> Caller:
+class _ShadowRelay:
+    """A shadow call on an idle pooled connection, driven by its parser callbacks (the
+    :class:`~strangler.backends.RelaySink` of ``HTTPBackend.relay``): no task, no future."""
+
+    __slots__ = ("answer", "body", "cap", "conn", "done", "retry", "sent", "t0")
+
+    def __init__(
+        self,
+        cap: int,
+        sent: RawHeaders,
+        answer: Callable[[int, RawHeaders, RawHeaders, bytes | None, float], CapturedResponse],
+        done: Done,
+        retry: Callable[[], None] | None,
+    ) -> None:
+        self.conn: RelayExchange | None = None
+        self.cap = cap
+        self.sent = sent
+        self.answer = answer
+        self.done = done
+        self.retry = retry
+        self.body: bytearray | None = bytearray()
+        self.t0 = perf_counter()
+
+    def wake(self) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        error = conn.error
+        if error is not None:
+            self.conn = None
+            conn.finish()
+            if isinstance(error, UpstreamTimeout):
+                self.done(None)
+            elif not conn.answered and self.retry is not None:
+                self.retry()  # a kept-alive connection the upstream had just closed
+            else:
+                elapsed = (perf_counter() - self.t0) * 1000.0
+                failed = f"{error.kind}: {error.detail}"
+                self.done(CapturedResponse(0, (), b"", elapsed, error=failed))
+            return
+        if not conn.headers_done:
+            return
+        data = conn.take_body()
+        body = self.body
+        if data and body is not None:
+            body += data
+            if len(body) > self.cap:
+                self.body = None  # over the cap: not compared, the rest is drained
+        if conn.done and conn.at_eof():
+            self.conn = None
+            status, headers = conn.status, conn.headers
+            conn.finish()
+            elapsed = (perf_counter() - self.t0) * 1000.0
+            # Judged once the callbacks ready now have run (client answers first).
+            asyncio.get_running_loop().call_soon(self._complete, status, headers, elapsed)
+
+    def _complete(self, status: int, headers: RawHeaders, elapsed: float) -> None:
+        body = self.body
+        self.done(
+            self.answer(
+                status, headers, self.sent, bytes(body) if body is not None else None, elapsed
+            )
+        )
+
+
+def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, Starter]:
+    """The runner's two ways to call a side: ``call`` (a coroutine, any backend, auth
+    bridging) and ``start`` (an idle pooled HTTP connection, no task)."""
     hop = {h.decode("latin-1") for h in HOP_BY_HOP}
+
+    def captured(
+        status: int, raw: RawHeaders, sent: RawHeaders, body: bytes | None, elapsed: float
+    ) -> CapturedResponse:
+        names = tuple(
+            [
+                (name, v.decode("latin-1"))
+                for k, v in proxy.policy.client_urls(raw, sent)
+                if (name := k.decode("latin-1")) not in hop
+            ]
+        )
+        return CapturedResponse(status, names, body, elapsed)
 
     async def call(side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
         backend = pools[side]
@@ -130,17 +220,43 @@ def _caller(proxy: Proxy, config: Config, pools: ShadowPools) -> Caller:
             elapsed = (perf_counter() - t0) * 1000.0
             return CapturedResponse(0, (), b"", elapsed, error=f"{err.kind}: {err.detail}")
         elapsed = (perf_counter() - t0) * 1000.0
-        names = tuple(
-            [
-                (name, v.decode("latin-1"))
-                for k, v in proxy.policy.client_urls(resp.headers, headers)
-                if (name := k.decode("latin-1")) not in hop
-            ]
-        )
-        return CapturedResponse(
-            resp.status, names, bytes(body) if body is not None else None, elapsed
+        return captured(
+            resp.status, resp.headers, headers, bytes(body) if body is not None else None, elapsed
         )
 
+    def start(side: str, request: CapturedRequest, body_cap: int, done: Done) -> bool:
+        route = request.route
+        if proxy.auth is not None and proxy.auth.domain_for(route) is not None:
+            return False  # bridging may have to wait for a credential: the task path
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        retry = None
+        if may_resend(request.method, headers, whole_body=True):
+
+            def retry() -> None:
+                async def again() -> None:
+                    try:
+                        answer: CapturedResponse | None = await call(side, request, body_cap)
+                    except TimeoutError:
+                        answer = None
+                    done(answer)
+
+                tasks.add(task := asyncio.get_running_loop().create_task(again()))
+                task.add_done_callback(tasks.discard)
+
+        sink = _ShadowRelay(body_cap, headers, captured, done, retry)
+        target = request.path + (f"?{request.query}" if request.query else "")
+        conn = pools[side].relay(
+            UpstreamRequest(request.method, target, headers, request.body or b""),
+            sink,
+            timeouts=timeouts_for(side, route),
+            route=route,
+        )
+        if conn is None:
+            return False  # no idle connection: the task path opens one
+        sink.conn = conn
+        return True
+
+    tasks: set[asyncio.Task[None]] = set()
     timeouts: dict[tuple[str, str], Timeouts] = {}
 
     def timeouts_for(side: str, route: str) -> Timeouts:
@@ -157,7 +273,7 @@ def _caller(proxy: Proxy, config: Config, pools: ShadowPools) -> Caller:
             found = timeouts[(side, route)] = Timeouts(connect=connect, read=plan, total=plan)
         return found
 
-    return call
+    return call, start
 
 
 def shadow_components(
@@ -194,12 +310,14 @@ def shadow_components(
         on_record=count,
     )
     pools = ShadowPools(proxy)
+    call, start = _callers(proxy, config, pools)
     runner = ShadowRunner(
-        _caller(proxy, config, pools),
+        call,
         lambda route: route_plan(config, route),
         rec,
         max_in_flight=config.shadow.max_in_flight,
         sides=frozenset(proxy.backends),
+        start=start,
     )
     proxy.shadow_sink = runner.submit
 

@@ -84,8 +84,9 @@ class Shadowed:
 def shadowed(
     request: pytest.FixtureRequest, serve: Callable[..., LiveServer], sqlite_url: str
 ) -> Iterator[Callable[..., Shadowed]]:
-    """``shadowed(routes, store_url=None, recorder=None, **config)``: a served proxy shadowing
-    to new (``recorder``: the :class:`Recorder`'s options, its defaults otherwise). Each
+    """``shadowed(routes, store_url=None, recorder=None, new_server=None, **config)``: a
+    served proxy shadowing to new (``recorder``: the :class:`Recorder`'s options, its
+    defaults otherwise; ``new_server``: uvicorn settings for new's server). Each
     test runs twice: served as ``strangler serve`` serves it (the client's request relayed
     by the fast path), and by plain uvicorn (the ASGI path)."""
     server_settings: dict[str, Any] = SERVER_SETTINGS if request.param == "fast path" else {}
@@ -95,12 +96,13 @@ def shadowed(
         routes: list[dict[str, Any]],
         store_url: str | None = None,
         recorder: dict[str, Any] | None = None,
+        new_server: dict[str, Any] | None = None,
         **extra: Any,
     ) -> Shadowed:
         legacy, new, sandbox = Backend("legacy"), Backend("new"), Backend("sandbox")
         data: dict[str, Any] = {
             "legacy": serve(legacy).url,
-            "new": serve(new).url,
+            "new": serve(new, **(new_server or {})).url,
             "new_sandbox": serve(sandbox).url,
             "routes": routes,
             "store": store_url or sqlite_url,
