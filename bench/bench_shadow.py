@@ -15,7 +15,7 @@ Targets (issue 16): shadow p50 at most 1.1x and p99 at most 1.2x passthrough, an
 shadowed request (comparison included) at most 2x passthrough's. The exit code is 1 when a
 target is missed. Prints each phase, the medians over phases and one JSON line::
 
-    python -m bench.bench_shadow --phase-seconds 4 --phases 3 --connections 8 --legacy-ms 1
+    python -m bench.bench_shadow --phase-seconds 4 --phases 3 --connections 2,8 --legacy-ms 1
 """
 
 from __future__ import annotations
@@ -176,12 +176,30 @@ def _median(phases: list[dict[str, float]], key: str) -> float:
     return float(statistics.median(p[key] for p in phases))
 
 
+def _without_connections(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--connections":
+            skip = True
+        elif not arg.startswith("--connections="):
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--phase-seconds", type=float, default=4.0, help="seconds per phase")
     parser.add_argument("--phases", type=int, default=3, help="pairs of phases")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not measured")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--connections",
+        default="8",
+        help="wrk's connections; a list (2,8) runs the bench once per value, each with "
+        "fresh backends and proxy (the ratios depend on the load)",
+    )
     parser.add_argument("--legacy-ms", type=float, default=1.0, help="legacy's answer time")
     parser.add_argument(
         "--pin",
@@ -202,6 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_proxy:
         serve_proxy(args.serve_proxy[0], int(args.serve_proxy[1]))
         return 0
+
+    counts = [int(n) for n in str(args.connections).split(",") if n.strip()]
+    if len(counts) > 1:
+        codes = []
+        for n in counts:
+            rest = [a for a in (argv if argv is not None else sys.argv[1:])]
+            codes.append(main([*_without_connections(rest), "--connections", str(n)]))
+            print()
+        return max(codes)
+    args.connections = counts[0]
 
     import yaml
 
