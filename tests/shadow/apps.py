@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+#: A handler header that makes the answer go out chunked, in two pieces (not sent itself).
+CHUNKED = ("x-test-chunked", "1")
 Handler = Callable[["Call"], Answer]
 
 
@@ -65,7 +67,13 @@ class Backend:
             status, headers, data = json_answer({"error": "not found", "side": self.name}, 404)
         else:
             status, headers, data = handler(call)
-        raw = [(k.encode(), v.encode()) for k, v in headers]
+        raw = [(k.encode(), v.encode()) for k, v in headers if k != CHUNKED[0]]
+        if (CHUNKED[0], CHUNKED[1]) in headers:  # no length: the server sends it chunked
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            half = len(data) // 2
+            await send({"type": "http.response.body", "body": data[:half], "more_body": True})
+            await send({"type": "http.response.body", "body": data[half:]})
+            return
         raw.append((b"content-length", str(len(data)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": data})
