@@ -167,6 +167,7 @@ class ShadowRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
         self._drained: asyncio.Future[None] | None = None  # set by aclose, done at 0 in flight
+        self._abandoned = False  # aclose gave up the calls still out: their ends are ignored
         self.submitted = 0
         self.started_directly = 0  # calls begun by ``start``, without a task
 
@@ -248,8 +249,9 @@ class ShadowRunner:
         """Start the call ``submit`` let through (its in-flight place is taken)."""
         request = exchange.request
         if self._closed:  # closing began in between
-            self._sink.drop(plan.route, "shutting_down")
-            self._release(plan.route)
+            if not self._abandoned:
+                self._sink.drop(plan.route, "shutting_down")
+                self._release(plan.route)
             return
         # The candidate is told it is shadowed; the noise call replays the primary's own
         # request exactly (a legacy endpoint that echoes headers must not learn the marker
@@ -341,6 +343,8 @@ class ShadowRunner:
         """The end of a call begun by ``start``: judge and record it here, on the loop, or in
         a task when the pair is large enough to be compared in the worker thread."""
         route = plan.route
+        if self._abandoned:
+            return  # counted as shutting_down by aclose already
         handed_on = False
         try:
             if candidate is None:
@@ -459,6 +463,13 @@ class ShadowRunner:
             self._drained = loop.create_future()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained, max(deadline - loop.time(), 0.0))
+        if self._in_flight:  # started calls still out after the grace: given up, and said so
+            self._abandoned = True
+            for route, n in self._per_route.items():
+                for _ in range(n):
+                    self._sink.drop(route, "shutting_down")
+            self._per_route.clear()
+            self._in_flight = 0
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

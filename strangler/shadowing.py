@@ -87,6 +87,7 @@ class ShadowPools:
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.backends: dict[str, Backend] = {}
+        self.started: set[_ShadowRelay] = set()  # calls begun without a task, not ended
 
     def __getitem__(self, side: str) -> Backend:
         found = self.backends.get(side)
@@ -97,7 +98,10 @@ class ShadowPools:
         return found
 
     async def aclose(self) -> None:
-        """Close the pools made here (after the runner stopped calling)."""
+        """Close the pools made here (after the runner stopped calling), and the connections
+        of calls begun without a task that the runner gave up."""
+        for call in list(self.started):
+            call.abandon()
         owned = [b for side, b in self.backends.items() if b is not self.proxy.backends[side]]
         self.backends.clear()
         for backend in owned:
@@ -108,7 +112,7 @@ class _ShadowRelay:
     """A shadow call on an idle pooled connection, driven by its parser callbacks (the
     :class:`~strangler.backends.RelaySink` of ``HTTPBackend.relay``): no task, no future."""
 
-    __slots__ = ("answer", "body", "cap", "conn", "done", "retry", "sent", "t0")
+    __slots__ = ("answer", "body", "cap", "conn", "done", "live", "retry", "sent", "t0")
 
     def __init__(
         self,
@@ -117,7 +121,9 @@ class _ShadowRelay:
         answer: Callable[[int, RawHeaders, RawHeaders, bytes | None, float], CapturedResponse],
         done: Done,
         retry: Callable[[], None] | None,
+        live: set[_ShadowRelay],
     ) -> None:
+        self.live = live
         self.conn: RelayExchange | None = None
         self.cap = cap
         self.sent = sent
@@ -127,6 +133,14 @@ class _ShadowRelay:
         self.body: bytearray | None = bytearray()
         self.t0 = perf_counter()
 
+    def abandon(self) -> None:
+        """Shutting down: drop the connection; ``done`` is never called."""
+        conn, self.conn = self.conn, None
+        self.live.discard(self)
+        if conn is not None:
+            conn.abort()
+            conn.finish()
+
     def wake(self) -> None:
         conn = self.conn
         if conn is None:
@@ -134,6 +148,7 @@ class _ShadowRelay:
         error = conn.error
         if error is not None:
             self.conn = None
+            self.live.discard(self)
             conn.finish()
             if isinstance(error, UpstreamTimeout):
                 self.done(None)
@@ -154,6 +169,7 @@ class _ShadowRelay:
                 self.body = None  # over the cap: not compared, the rest is drained
         if conn.done and conn.at_eof():
             self.conn = None
+            self.live.discard(self)
             status, headers = conn.status, conn.headers
             conn.finish()
             elapsed = (perf_counter() - self.t0) * 1000.0
@@ -243,7 +259,7 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
                 tasks.add(task := asyncio.get_running_loop().create_task(again()))
                 task.add_done_callback(tasks.discard)
 
-        sink = _ShadowRelay(body_cap, headers, captured, done, retry)
+        sink = _ShadowRelay(body_cap, headers, captured, done, retry, pools.started)
         target = request.path + (f"?{request.query}" if request.query else "")
         conn = pools[side].relay(
             UpstreamRequest(request.method, target, headers, request.body or b""),
@@ -254,6 +270,7 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
         if conn is None:
             return False  # no idle connection: the task path opens one
         sink.conn = conn
+        pools.started.add(sink)
         return True
 
     tasks: set[asyncio.Task[None]] = set()

@@ -129,3 +129,26 @@ def test_a_started_call_judges_each_kind_of_answer_as_a_task_does(
     totals = env.totals(route)
     assert (totals.get(key) or totals["not_compared"].get(key)) == 2, totals
     assert totals["dropped"] == {}
+
+
+def test_a_started_call_still_out_at_shutdown_is_counted_as_shutting_down(
+    shadowed: Make,
+) -> None:
+    env = shadowed([{"route": ROUTE, "mode": "shadow"}], shadow={"timeout": 30, "noise_sample": 0})
+    env.legacy.handlers["/orders/1"] = _order(10)
+    env.new.handlers["/orders/1"] = _order(10)
+    try:
+        with env.client() as c:
+            _one_by_one(env, c, ["/orders/1"])
+            env.new.hold.add("/orders/1")
+            assert c.get("/orders/1").status_code == 200
+        deadline = time.monotonic() + 10
+        while env.runner.started_directly < 1:  # begun once the loop's turn ended
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        env.server.stop()  # the runner waits its grace (2 s), then gives the call up
+        totals = env.totals(ROUTE)
+        assert (totals["compared"], totals["dropped"]) == (1, {"shutting_down": 1})
+        assert env.runner.in_flight == 0
+    finally:
+        env.new.release.set()
