@@ -31,6 +31,20 @@ def _one_by_one(env: Shadowed, c: httpx.Client, paths: list[str]) -> None:
         env.settle(n)
 
 
+def _held(shadowed: Make, timeout: float) -> Shadowed:
+    """A proxy whose route's pool has one idle connection to new, and new holding from now on
+    (released by ``env.new.release.set()``)."""
+    env = shadowed(
+        [{"route": ROUTE, "mode": "shadow"}], shadow={"timeout": timeout, "noise_sample": 0}
+    )
+    env.legacy.handlers["/orders/1"] = _order(10)
+    env.new.handlers["/orders/1"] = _order(10)
+    with env.client() as c:
+        _one_by_one(env, c, ["/orders/1"])
+    env.new.hold.add("/orders/1")
+    return env
+
+
 def test_calls_on_an_idle_connection_start_at_once_and_are_judged_alike(shadowed: Make) -> None:
     env = shadowed([{"route": ROUTE, "mode": "shadow"}], shadow={"noise_sample": 0})
     for i in range(12):
@@ -49,13 +63,9 @@ def test_calls_on_an_idle_connection_start_at_once_and_are_judged_alike(shadowed
 def test_a_started_call_past_its_timeout_is_dropped_and_the_client_never_waits(
     shadowed: Make,
 ) -> None:
-    env = shadowed([{"route": ROUTE, "mode": "shadow"}], shadow={"timeout": 0.3, "noise_sample": 0})
-    env.legacy.handlers["/orders/1"] = _order(10)
-    env.new.handlers["/orders/1"] = _order(10)
+    env = _held(shadowed, timeout=0.3)
     try:
         with env.client() as c:
-            _one_by_one(env, c, ["/orders/1"])
-            env.new.hold.add("/orders/1")
             t0 = time.monotonic()
             assert c.get("/orders/1").json()["total"] == 10
             assert time.monotonic() - t0 < 0.3  # legacy's answer, not new's silence
@@ -134,13 +144,9 @@ def test_a_started_call_judges_each_kind_of_answer_as_a_task_does(
 def test_a_started_call_still_out_at_shutdown_is_counted_as_shutting_down(
     shadowed: Make,
 ) -> None:
-    env = shadowed([{"route": ROUTE, "mode": "shadow"}], shadow={"timeout": 30, "noise_sample": 0})
-    env.legacy.handlers["/orders/1"] = _order(10)
-    env.new.handlers["/orders/1"] = _order(10)
+    env = _held(shadowed, timeout=30)
     try:
         with env.client() as c:
-            _one_by_one(env, c, ["/orders/1"])
-            env.new.hold.add("/orders/1")
             assert c.get("/orders/1").status_code == 200
         deadline = time.monotonic() + 10
         while env.runner.started_directly < 1:  # begun once the loop's turn ended
