@@ -32,13 +32,11 @@ from shadow.noise import RouteNoise
 from shadow.redact import Redactor
 from shadow.rules import Rules, route_rules
 from shadow.runner import (
-    Caller,
     Done,
     RouteShadow,
     RunnerSettings,
     ShadowResult,
     ShadowRunner,
-    Starter,
 )
 from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
 from strangler.auth import BridgeFailed
@@ -185,26 +183,36 @@ class _ShadowRelay:
         )
 
 
-def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, Starter]:
-    """The runner's two ways to call a side: ``call`` (a coroutine, any backend, auth
-    bridging) and ``start`` (an idle pooled HTTP connection, no task)."""
-    hop = {h.decode("latin-1") for h in HOP_BY_HOP}
+class _Calls:
+    """The runner's two ways to call a side: :meth:`call` (a coroutine, any backend, auth
+    bridging) and :meth:`start` (an idle pooled HTTP connection, no task)."""
+
+    def __init__(self, proxy: Proxy, config: Config, pools: ShadowPools) -> None:
+        self.proxy = proxy
+        self.config = config
+        self.pools = pools
+        self.hop = {h.decode("latin-1") for h in HOP_BY_HOP}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.timeouts: dict[tuple[str, str], Timeouts] = {}
 
     def captured(
-        status: int, raw: RawHeaders, sent: RawHeaders, body: bytes | None, elapsed: float
+        self, status: int, raw: RawHeaders, sent: RawHeaders, body: bytes | None, elapsed: float
     ) -> CapturedResponse:
+        """The answer as compared: hop-by-hop headers out, backend URLs pointed at the client."""
+        hop = self.hop
         names = tuple(
             [
                 (name, v.decode("latin-1"))
-                for k, v in proxy.policy.client_urls(raw, sent)
+                for k, v in self.proxy.policy.client_urls(raw, sent)
                 if (name := k.decode("latin-1")) not in hop
             ]
         )
         return CapturedResponse(status, names, body, elapsed)
 
-    async def call(side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
-        backend = pools[side]
-        timeouts = timeouts_for(side, request.route)
+    async def call(self, side: str, request: CapturedRequest, body_cap: int) -> CapturedResponse:
+        proxy = self.proxy
+        backend = self.pools[side]
+        timeouts = self.timeouts_for(side, request.route)
         target = request.path + (f"?{request.query}" if request.query else "")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
         t0 = perf_counter()
@@ -236,12 +244,13 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
             elapsed = (perf_counter() - t0) * 1000.0
             return CapturedResponse(0, (), b"", elapsed, error=f"{err.kind}: {err.detail}")
         elapsed = (perf_counter() - t0) * 1000.0
-        return captured(
+        return self.captured(
             resp.status, resp.headers, headers, bytes(body) if body is not None else None, elapsed
         )
 
-    def start(side: str, request: CapturedRequest, body_cap: int, done: Done) -> bool:
+    def start(self, side: str, request: CapturedRequest, body_cap: int, done: Done) -> bool:
         route = request.route
+        proxy, pools = self.proxy, self.pools
         if proxy.auth is not None and proxy.auth.domain_for(route) is not None:
             return False  # bridging may have to wait for a credential: the task path
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
@@ -249,22 +258,14 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
         if may_resend(request.method, headers, whole_body=True):
 
             def retry() -> None:
-                async def again() -> None:
-                    try:
-                        answer: CapturedResponse | None = await call(side, request, body_cap)
-                    except TimeoutError:
-                        answer = None
-                    done(answer)
+                self._again(side, request, body_cap, done)
 
-                tasks.add(task := asyncio.get_running_loop().create_task(again()))
-                task.add_done_callback(tasks.discard)
-
-        sink = _ShadowRelay(body_cap, headers, captured, done, retry, pools.started)
+        sink = _ShadowRelay(body_cap, headers, self.captured, done, retry, pools.started)
         target = request.path + (f"?{request.query}" if request.query else "")
         conn = pools[side].relay(
             UpstreamRequest(request.method, target, headers, request.body or b""),
             sink,
-            timeouts=timeouts_for(side, route),
+            timeouts=self.timeouts_for(side, route),
             route=route,
         )
         if conn is None:
@@ -273,13 +274,26 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
         pools.started.add(sink)
         return True
 
-    tasks: set[asyncio.Task[None]] = set()
-    timeouts: dict[tuple[str, str], Timeouts] = {}
+    def _again(self, side: str, request: CapturedRequest, body_cap: int, done: Done) -> None:
+        """A started call whose kept-alive connection the upstream had just closed: once
+        more, by a task on a connection of its own."""
 
-    def timeouts_for(side: str, route: str) -> Timeouts:
+        async def again() -> None:
+            try:
+                answer: CapturedResponse | None = await self.call(side, request, body_cap)
+            except TimeoutError:
+                answer = None
+            done(answer)
+
+        task = asyncio.get_running_loop().create_task(again())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def timeouts_for(self, side: str, route: str) -> Timeouts:
         """The shadow call's timeouts (the route's ``shadow.timeout``), built once."""
-        found = timeouts.get((side, route))
+        found = self.timeouts.get((side, route))
         if found is None:
+            config = self.config
             try:
                 rc = config.route(route)
             except (RouteError, ValueError):
@@ -287,10 +301,8 @@ def _callers(proxy: Proxy, config: Config, pools: ShadowPools) -> tuple[Caller, 
             plan = (config.route_shadow(rc) if rc is not None else config.shadow).timeout
             base = getattr(config, side)
             connect = min(base.timeouts.connect if base else 2.0, plan)
-            found = timeouts[(side, route)] = Timeouts(connect=connect, read=plan, total=plan)
+            found = self.timeouts[(side, route)] = Timeouts(connect=connect, read=plan, total=plan)
         return found
-
-    return call, start
 
 
 def shadow_components(
@@ -327,14 +339,14 @@ def shadow_components(
         on_record=count,
     )
     pools = ShadowPools(proxy)
-    call, start = _callers(proxy, config, pools)
+    calls = _Calls(proxy, config, pools)
     runner = ShadowRunner(
-        call,
+        calls.call,
         lambda route: route_plan(config, route),
         rec,
         max_in_flight=config.shadow.max_in_flight,
         sides=frozenset(proxy.backends),
-        start=start,
+        start=calls.start,
     )
     proxy.shadow_sink = runner.submit
 

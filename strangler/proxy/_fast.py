@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDOFF", "MAX_FAST_BODY", "FastPath"]
 
+import os
+
+_XCAP = bool(os.environ.get("XCAP"))
 log = logging.getLogger("strangler.proxy")
 
 HANDOFF = "strangler.decision"  # scope key: the decision the fast path made, for the ASGI path
@@ -310,14 +313,11 @@ class _Relay:
         route = self.route
         proxy.answered(route, self.method, self.path, self.side, conn.status, elapsed)
         if self.shadow is not None and proxy.shadow_sink is not None:
-            body = self.request.body
-            assert isinstance(body, bytes)
-            captured = body if len(body) <= route.shadow.body_cap else None
             answer = (conn.status, self.answer_headers, self.copy, elapsed)
-            exchange = proxy._exchange(
-                self.normal, route, self.key, self.fwd.headers, captured, self.side, answer
-            )
-            proxy._hand_to_shadow(proxy.shadow_sink, exchange, self.shadow)
+            # Captured once the callbacks ready now have run: when several upstream answers
+            # came in one turn of the loop, every client gets its own before shadow work
+            # starts (bench_shadow, 8 connections: p50 1.18-1.24x -> 1.11-1.12x).
+            asyncio.get_running_loop().call_soon(self._capture, answer)
         cycle = self.cycle
         cycle.response_complete = True
         protocol = self.protocol
@@ -325,6 +325,23 @@ class _Relay:
         if not cycle.keep_alive:
             self.transport.close()
         protocol.on_response_complete()
+
+    def _capture(
+        self, answer: tuple[int, list[tuple[bytes, bytes]], bytearray | None, float]
+    ) -> None:
+        """Hand the exchange the client got to the shadow runner."""
+        proxy = self.fast.proxy
+        sink = proxy.shadow_sink
+        if sink is None or self.shadow is None:
+            return
+        route = self.route
+        body = self.request.body
+        assert isinstance(body, bytes)
+        captured = body if len(body) <= route.shadow.body_cap else None
+        exchange = proxy._exchange(
+            self.normal, route, self.key, self.fwd.headers, captured, self.side, answer
+        )
+        proxy._hand_to_shadow(sink, exchange, self.shadow)
 
     # -- when it goes wrong ----------------------------------------------------------------
 
