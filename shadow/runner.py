@@ -40,6 +40,7 @@ from shadow.exchange import SAFE_METHODS, CapturedRequest, CapturedResponse, Exc
 from shadow.noise import FieldCounts, RouteNoise, classify
 from shadow.redact import Redactor
 from shadow.rules import CompiledRules
+from shadow.turns import later
 from shadow.verdict import Verdict
 
 __all__ = [
@@ -243,7 +244,7 @@ class ShadowRunner:
         self._per_route[route] = busy + 1
         # Begun once the callbacks ready now have run: the clients whose answers came in the
         # same turn of the loop get them before any shadow work is done.
-        asyncio.get_running_loop().call_soon(self._begin, plan, exchange, target, noise)
+        later(self._begin, plan, exchange, target, noise)
 
     def _begin(self, plan: RouteShadow, exchange: Exchange, target: str, noise: bool) -> None:
         """Start the call ``submit`` let through (its in-flight place is taken)."""

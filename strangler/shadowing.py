@@ -38,6 +38,7 @@ from shadow.runner import (
     ShadowResult,
     ShadowRunner,
 )
+from shadow.turns import later
 from strangler._errors import RouteError, StoreError, UpstreamError, UpstreamTimeout
 from strangler.auth import BridgeFailed
 from strangler.backends import Backend, HTTPBackend, RawHeaders, UpstreamRequest
@@ -172,7 +173,7 @@ class _ShadowRelay:
             conn.finish()
             elapsed = (perf_counter() - self.t0) * 1000.0
             # Judged once the callbacks ready now have run (client answers first).
-            asyncio.get_running_loop().call_soon(self._complete, status, headers, elapsed)
+            later(self._complete, status, headers, elapsed)
 
     def _complete(self, status: int, headers: RawHeaders, elapsed: float) -> None:
         body = self.body
