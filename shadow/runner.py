@@ -371,8 +371,14 @@ class ShadowRunner:
             if not handed_on:
                 self._release(route)
 
+    def _drop(self, route: str, reason: str) -> None:
+        if not self._abandoned:  # else aclose counted the call as shutting_down already
+            self._sink.drop(route, reason)
+
     def _release(self, route: str) -> None:
         """A call's in-flight place is free again."""
+        if self._abandoned:
+            return  # aclose gave every place back
         self._in_flight -= 1
         self._per_route[route] -= 1
         drained = self._drained
@@ -390,6 +396,8 @@ class ShadowRunner:
         second: Verdict | None,
     ) -> None:
         """Split real differences from learned noise and hand the result to the sink."""
+        if self._abandoned:
+            return  # counted as shutting_down by aclose already
         verdict = classify(verdict, second, plan.noise)
         request, primary_side, primary = exchange.request, exchange.primary_side, exchange.primary
         done = Exchange(request, primary_side, primary, candidate, again, exchange.notes)
@@ -422,7 +430,7 @@ class ShadowRunner:
                 else:
                     candidate = await self._timed(target, marked, plan)
             if candidate is None:
-                self._sink.drop(route, "timeout")
+                self._drop(route, "timeout")
                 return
             # Differences always read legacy -> new, also when new is the primary (reverse).
             if primary_side == "legacy":
@@ -437,13 +445,13 @@ class ShadowRunner:
             task = asyncio.current_task()
             if task is not None and task in self._expired:  # cancelled by the sweeper
                 task.uncancel()
-                self._sink.drop(route, "timeout")
+                self._drop(route, "timeout")
                 return
-            self._sink.drop(route, "shutting_down")
+            self._drop(route, "shutting_down")
             raise
         except Exception:
             log.exception("shadow call failed for %s", route)
-            self._sink.drop(route, "error")
+            self._drop(route, "error")
         finally:
             self._release(route)
 
