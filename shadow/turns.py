@@ -24,7 +24,10 @@ __all__ = ["BUDGET", "MAX_QUEUED", "later"]
 
 log = logging.getLogger("strangler.shadow")
 BUDGET = 50e-6  # seconds of queued work per turn of the loop, at least one piece
-MAX_QUEUED = 1024  # pieces waiting at most; over it, a piece runs at once (never lost)
+# Pieces waiting at most; over it, a piece runs at once (never lost). A waiting capture holds
+# its request and answer copies (up to twice ``shadow.body_cap``), so the bound is about
+# memory as much as time: a wave of 8 clients makes 24 pieces.
+MAX_QUEUED = 64
 
 
 class _Turns:
