@@ -1,6 +1,6 @@
 """Work that waits for the clients: a little of it per turn of the event loop.
 
-Shadow work (capturing an exchange, starting a call, judging an answer) is cheap one piece
+Shadow work (capturing an exchange and starting its call, judging an answer) is cheap one piece
 at a time, but many pieces come at once: when several upstream answers arrive in one turn
 of the loop, their clients are answered, and then each one's shadow work would run back to
 back while the next client requests wait unread. :func:`later` queues a piece instead; the

@@ -69,6 +69,10 @@ def test_stopping_the_proxy_waits_for_shadow_calls_and_writes_every_result(
     )
     env.new.hold.update(f"/orders/{i}" for i in range(8))
     _served(env, 8)  # every client has legacy's answer; new has not answered yet
+    deadline = time.monotonic() + 10  # the last exchange is handed over after its answer
+    while env.runner.in_flight < 8:
+        assert time.monotonic() < deadline, env.runner.in_flight
+        time.sleep(0.01)
     assert env.runner.in_flight == 8
     threading.Timer(0.5, env.new.release.set).start()
     env.server.stop()  # the lifespan's shutdown: the runner drains, then the recorder
