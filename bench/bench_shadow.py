@@ -225,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(counts) > 1:
         codes = []
         for n in counts:
-            rest = [a for a in (argv if argv is not None else sys.argv[1:])]
-            codes.append(main([*_without_connections(rest), "--connections", str(n)]))
+            rest = _without_connections(argv if argv is not None else sys.argv[1:])
+            codes.append(main([*rest, "--connections", str(n)]))
             print()
         return max(codes)
     args.connections = counts[0]

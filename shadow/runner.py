@@ -131,6 +131,21 @@ class ResultSink(Protocol):
     def drop(self, route: str, reason: str) -> None: ...
 
 
+def _inline(a: CapturedResponse, b: CapturedResponse) -> bool:
+    """Whether a pair is small enough to be compared on the event loop."""
+    return len(a.body or b"") + len(b.body or b"") <= INLINE_COMPARE_BYTES
+
+
+def _legacy_to_new(
+    exchange: Exchange, candidate: CapturedResponse
+) -> tuple[CapturedResponse, CapturedResponse]:
+    """The pair in comparison order: differences always read legacy -> new, also when new
+    is the primary (reverse shadowing)."""
+    if exchange.primary_side == "legacy":
+        return exchange.primary, candidate
+    return candidate, exchange.primary
+
+
 class ShadowRunner:
     """Runs shadow calls for the proxy; ``submit`` is its ``shadow_sink``.
 
@@ -250,11 +265,6 @@ class ShadowRunner:
     def _begin(self, plan: RouteShadow, exchange: Exchange, target: str, noise: bool) -> None:
         """Start the call ``submit`` let through (its in-flight place is taken)."""
         request = exchange.request
-        if self._closed:  # closing began in between
-            if not self._abandoned:
-                self._sink.drop(plan.route, "shutting_down")
-                self._release(plan.route)
-            return
         # The candidate is told it is shadowed; the noise call replays the primary's own
         # request exactly (a legacy endpoint that echoes headers must not learn the marker
         # as noise).
@@ -331,8 +341,7 @@ class ShadowRunner:
     async def _compare(
         self, a: CapturedResponse, b: CapturedResponse, rules: CompiledRules
     ) -> Verdict:
-        size = len(a.body or b"") + len(b.body or b"")
-        if size <= INLINE_COMPARE_BYTES:
+        if _inline(a, b):
             return compare(a, b, rules)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="strangler-compare")
@@ -353,17 +362,11 @@ class ShadowRunner:
                 self._sink.drop(route, "timeout")
             elif self._closed and candidate.error is not None:
                 self._sink.drop(route, "shutting_down")  # its pool was closed under it
-            elif len(candidate.body or b"") + len(exchange.primary.body or b"") > (
-                INLINE_COMPARE_BYTES
-            ):
+            elif not _inline(candidate, exchange.primary):
                 self._spawn(plan, self._run(plan, exchange, target, None, False, candidate))
                 handed_on = True  # the task holds the in-flight place now
             else:
-                primary = exchange.primary
-                if exchange.primary_side == "legacy":
-                    verdict = compare(primary, candidate, plan.rules)
-                else:
-                    verdict = compare(candidate, primary, plan.rules)
+                verdict = compare(*_legacy_to_new(exchange, candidate), plan.rules)
                 self._judged(plan, exchange, target, candidate, None, verdict, None)
         except Exception:
             log.exception("shadow call failed for %s", route)
@@ -433,11 +436,7 @@ class ShadowRunner:
             if candidate is None:
                 self._drop(route, "timeout")
                 return
-            # Differences always read legacy -> new, also when new is the primary (reverse).
-            if primary_side == "legacy":
-                verdict = await self._compare(primary, candidate, plan.rules)
-            else:
-                verdict = await self._compare(candidate, primary, plan.rules)
+            verdict = await self._compare(*_legacy_to_new(exchange, candidate), plan.rules)
             second = None
             if again is not None and again.error is None:
                 second = await self._compare(primary, again, plan.rules)

@@ -107,6 +107,18 @@ class ShadowPools:
             await backend.aclose()
 
 
+def _wire(request: CapturedRequest) -> tuple[str, RawHeaders]:
+    """The request target and headers as sent to a backend."""
+    target = request.path + (f"?{request.query}" if request.query else "")
+    return target, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+
+
+def _failed(error: UpstreamError, t0: float) -> CapturedResponse:
+    """A call that failed, as the runner compares it (``error`` set, no answer)."""
+    elapsed = (perf_counter() - t0) * 1000.0
+    return CapturedResponse(0, (), b"", elapsed, error=f"{error.kind}: {error.detail}")
+
+
 class _ShadowRelay:
     """A shadow call on an idle pooled connection, driven by its parser callbacks (the
     :class:`~strangler.backends.RelaySink` of ``HTTPBackend.relay``): no task, no future."""
@@ -154,9 +166,7 @@ class _ShadowRelay:
             elif not conn.answered and self.retry is not None:
                 self.retry()  # a kept-alive connection the upstream had just closed
             else:
-                elapsed = (perf_counter() - self.t0) * 1000.0
-                failed = f"{error.kind}: {error.detail}"
-                self.done(CapturedResponse(0, (), b"", elapsed, error=failed))
+                self.done(_failed(error, self.t0))
             return
         if not conn.headers_done:
             return
@@ -214,8 +224,7 @@ class _Calls:
         proxy = self.proxy
         backend = self.pools[side]
         timeouts = self.timeouts_for(side, request.route)
-        target = request.path + (f"?{request.query}" if request.query else "")
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        target, headers = _wire(request)
         t0 = perf_counter()
         domain = proxy.auth.domain_for(request.route) if proxy.auth is not None else None
         if domain is not None:
@@ -242,8 +251,7 @@ class _Calls:
         except UpstreamTimeout as err:
             raise TimeoutError(str(err)) from err
         except UpstreamError as err:
-            elapsed = (perf_counter() - t0) * 1000.0
-            return CapturedResponse(0, (), b"", elapsed, error=f"{err.kind}: {err.detail}")
+            return _failed(err, t0)
         elapsed = (perf_counter() - t0) * 1000.0
         return self.captured(
             resp.status, resp.headers, headers, bytes(body) if body is not None else None, elapsed
@@ -254,7 +262,7 @@ class _Calls:
         proxy, pools = self.proxy, self.pools
         if proxy.auth is not None and proxy.auth.domain_for(route) is not None:
             return False  # bridging may have to wait for a credential: the task path
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        target, headers = _wire(request)
         retry = None
         if may_resend(request.method, headers, whole_body=True):
 
@@ -262,7 +270,6 @@ class _Calls:
                 self._again(side, request, body_cap, done)
 
         sink = _ShadowRelay(body_cap, headers, self.captured, done, retry, pools.started)
-        target = request.path + (f"?{request.query}" if request.query else "")
         conn = pools[side].relay(
             UpstreamRequest(request.method, target, headers, request.body or b""),
             sink,
